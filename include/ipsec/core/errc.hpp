@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+// Error codes of the whole library. Each value has a stable snake_case name
+// (to_string) that hosts may log, match on or export; values are never reused.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace ipsec {
+
+enum class Errc : uint16_t {
+  ok = 0,
+
+  // Bytes and parsing (bytes/, wire/).
+  truncated = 1,          // input ended before a field it announced
+  trailing_data = 2,      // bytes left over after a complete structure
+  invalid_length = 3,     // a length field contradicts the data or the format
+  invalid_value = 4,      // a field holds a value the format forbids
+  buffer_too_small = 5,   // caller storage cannot hold the output
+  no_headroom = 6,        // packet buffer cannot grow at the front
+  no_tailroom = 7,        // packet buffer cannot grow at the back
+  limit_exceeded = 8,     // a configured count or size limit (core/limits.hpp)
+  invalid_argument = 9,   // the caller passed a value outside the contract
+  parse_error = 10,       // text (addresses, prefixes) does not parse
+  unsupported_version = 11,
+
+  // Crypto (crypto/).
+  unsupported_algorithm = 100,
+  invalid_key_length = 101,
+  invalid_iv_length = 102,
+  invalid_icv_length = 103,
+  integrity_check_failed = 104,  // AEAD tag or ICV mismatch
+  invalid_public_value = 105,    // RFC 6989 checks on a peer's KE value
+  invalid_block_length = 106,    // CBC input not a multiple of the block
+  crypto_backend_failure = 107,  // the backend library reported an error
+  out_of_memory = 108,
+  invalid_key = 109,             // a private/public key does not parse
+  bad_signature = 110,
+  invalid_certificate = 111,     // does not parse as X.509
+  certificate_expired = 112,
+  certificate_not_yet_valid = 113,
+  untrusted_certificate = 114,   // no path to a trust anchor, or path invalid
+  key_type_mismatch = 115,       // scheme does not fit the key
+};
+
+// to_string: the stable name of a code, "unknown" for values not listed.
+[[nodiscard]] constexpr std::string_view to_string(Errc e) noexcept {
+  switch (e) {
+    case Errc::ok: return "ok";
+    case Errc::truncated: return "truncated";
+    case Errc::trailing_data: return "trailing_data";
+    case Errc::invalid_length: return "invalid_length";
+    case Errc::invalid_value: return "invalid_value";
+    case Errc::buffer_too_small: return "buffer_too_small";
+    case Errc::no_headroom: return "no_headroom";
+    case Errc::no_tailroom: return "no_tailroom";
+    case Errc::limit_exceeded: return "limit_exceeded";
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::parse_error: return "parse_error";
+    case Errc::unsupported_version: return "unsupported_version";
+    case Errc::unsupported_algorithm: return "unsupported_algorithm";
+    case Errc::invalid_key_length: return "invalid_key_length";
+    case Errc::invalid_iv_length: return "invalid_iv_length";
+    case Errc::invalid_icv_length: return "invalid_icv_length";
+    case Errc::integrity_check_failed: return "integrity_check_failed";
+    case Errc::invalid_public_value: return "invalid_public_value";
+    case Errc::invalid_block_length: return "invalid_block_length";
+    case Errc::crypto_backend_failure: return "crypto_backend_failure";
+    case Errc::out_of_memory: return "out_of_memory";
+    case Errc::invalid_key: return "invalid_key";
+    case Errc::bad_signature: return "bad_signature";
+    case Errc::invalid_certificate: return "invalid_certificate";
+    case Errc::certificate_expired: return "certificate_expired";
+    case Errc::certificate_not_yet_valid: return "certificate_not_yet_valid";
+    case Errc::untrusted_certificate: return "untrusted_certificate";
+    case Errc::key_type_mismatch: return "key_type_mismatch";
+  }
+  return "unknown";
+}
+
+}  // namespace ipsec

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every protocol and resource limit of the library, named once and enforced
+// where data enters. Hostile input can never make the library exceed these.
+#pragma once
+
+#include <cstddef>
+
+namespace ipsec::limits {
+
+// IPv6 extension headers walked before giving up (RFC 8200 section 4.1 puts
+// no bound; real packets carry a handful, hostile ones may chain hundreds).
+inline constexpr size_t kMaxIpv6ExtensionHeaders = 10;
+
+// Crypto sizes (bytes).
+inline constexpr size_t kMaxAeadNonceSize = 12;     // salt + explicit IV (RFC 4106/4309/7634)
+inline constexpr size_t kMaxIcvSize = 32;           // HMAC-SHA2-512-256
+inline constexpr size_t kMaxIvSize = 16;            // AES-CBC
+inline constexpr size_t kMaxHashSize = 64;          // SHA-512
+inline constexpr size_t kMaxPrfOutputSize = 64;     // PRF_HMAC_SHA2_512
+inline constexpr size_t kMaxKeyExchangeSize = 512;  // MODP-4096 public value
+inline constexpr size_t kMaxSharedSecretSize = 512; // MODP-4096 g^ir
+inline constexpr size_t kMaxSignatureSize = 1024;   // RSA-8192
+// prf+ produces at most 255 blocks (RFC 7296 section 2.13).
+inline constexpr size_t kMaxPrfPlusBlocks = 255;
+// Certificates: a DER certificate and a chain a peer may send.
+inline constexpr size_t kMaxCertificateSize = 16384;
+inline constexpr size_t kMaxCertificateChainLength = 8;
+// Private key files (PEM or DER) the host may load.
+inline constexpr size_t kMaxPrivateKeyFileSize = 16384;
+
+}  // namespace ipsec::limits

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// Aead: a keyed combined-mode transform as IPsec and IKEv2 use it
+// (AES-GCM RFC 4106/5282, AES-CCM RFC 4309, AES-GMAC RFC 4543,
+// ChaCha20-Poly1305 RFC 7634).
+//
+// Keyed once from KEYMAT (key || salt); per packet the caller supplies the
+// 8-octet explicit IV and the nonce is salt || IV. Data is transformed in
+// place; nothing is allocated per call. A keyed object is used by one thread
+// at a time (one per SA per worker, as backends keep per-call scratch).
+#pragma once
+
+#include <cstddef>
+#include <span>
+
+#include "ipsec/bytes/bytes.hpp"
+#include "ipsec/core/result.hpp"
+#include "ipsec/crypto/transform_ids.hpp"
+
+namespace ipsec::crypto {
+
+// AeadOp: one packet of a burst. icv is written by seal and read by open;
+// status is set by the burst call.
+struct AeadOp {
+  ByteView iv;
+  ByteView aad;
+  MutableByteView data;
+  MutableByteView icv;
+  Status status;
+};
+
+class Aead {
+ public:
+  static constexpr size_t kIvSize = 8;  // RFC 4106 3.1, 4309 3.1, 4543 3.1, 7634 2.1
+
+  virtual ~Aead() = default;
+  [[nodiscard]] virtual EncrId id() const noexcept = 0;
+  [[nodiscard]] virtual size_t key_size() const noexcept = 0;  // bytes, without the salt
+  [[nodiscard]] virtual size_t icv_size() const noexcept = 0;
+  // backend: "libsodium", "mbedtls", ... (for reports and benchmarks).
+  [[nodiscard]] virtual const char* backend() const noexcept = 0;
+
+  // seal: encrypt `data` in place under salt || iv, authenticating `aad`
+  // first, and write the tag into `icv`. Errors: invalid_iv_length (iv not 8
+  // octets), invalid_icv_length (icv not icv_size()), invalid_argument (GMAC
+  // with non-empty data: RFC 4543 authenticates everything as AAD).
+  [[nodiscard]] virtual Status seal(ByteView iv, ByteView aad, MutableByteView data,
+                                    MutableByteView icv) noexcept = 0;
+  // open: verify `icv` over aad and data and decrypt `data` in place.
+  // Errors: integrity_check_failed (then `data` is zeroed: unauthenticated
+  // plaintext is never released), and the argument errors of seal.
+  [[nodiscard]] virtual Status open(ByteView iv, ByteView aad, MutableByteView data,
+                                    ByteView icv) noexcept = 0;
+
+  // seal_burst / open_burst: process several packets in one call and set
+  // each op's status. Backends that can pipeline packets (multi-buffer)
+  // override these; the default handles them one by one.
+  virtual void seal_burst(std::span<AeadOp> ops) noexcept {
+    for (AeadOp& op : ops) op.status = seal(op.iv, op.aad, op.data, op.icv);
+  }
+  virtual void open_burst(std::span<AeadOp> ops) noexcept {
+    for (AeadOp& op : ops) op.status = open(op.iv, op.aad, op.data, op.icv);
+  }
+};
+
+}  // namespace ipsec::crypto
