@@ -19,6 +19,11 @@ using detail::make_object;
 
 constexpr const char* kBackend = "libsodium";
 
+// libsodium declares its message pointers nonnull even for zero lengths.
+uint8_t* data_pointer(MutableByteView data, uint8_t* placeholder) noexcept {
+  return data.empty() ? placeholder : data.data();
+}
+
 Status check_args(ByteView iv, size_t icv_given) noexcept {
   if (iv.size() != Aead::kIvSize) return Errc::invalid_iv_length;
   if (icv_given != 16) return Errc::invalid_icv_length;
@@ -45,7 +50,9 @@ class SodiumAes256Gcm final : public Aead {
   Status seal(ByteView iv, ByteView aad, MutableByteView data, MutableByteView icv) noexcept override {
     IPSEC_TRY(check_args(iv, icv.size()));
     const auto nonce = make_nonce(salt_, iv);
-    if (crypto_aead_aes256gcm_encrypt_detached_afternm(data.data(), icv.data(), nullptr, data.data(),
+    uint8_t placeholder = 0;
+    uint8_t* m = data_pointer(data, &placeholder);
+    if (crypto_aead_aes256gcm_encrypt_detached_afternm(m, icv.data(), nullptr, m,
                                                         data.size(), aad.data(), aad.size(), nullptr,
                                                         nonce.data(), &state_) != 0) {
       return Errc::crypto_backend_failure;
@@ -55,7 +62,9 @@ class SodiumAes256Gcm final : public Aead {
   Status open(ByteView iv, ByteView aad, MutableByteView data, ByteView icv) noexcept override {
     IPSEC_TRY(check_args(iv, icv.size()));
     const auto nonce = make_nonce(salt_, iv);
-    if (crypto_aead_aes256gcm_decrypt_detached_afternm(data.data(), nullptr, data.data(), data.size(),
+    uint8_t placeholder = 0;
+    uint8_t* m = data_pointer(data, &placeholder);
+    if (crypto_aead_aes256gcm_decrypt_detached_afternm(m, nullptr, m, data.size(),
                                                         icv.data(), aad.data(), aad.size(), nonce.data(),
                                                         &state_) != 0) {
       secure_zero(data);
@@ -88,7 +97,9 @@ class SodiumChachaPoly final : public Aead {
   Status seal(ByteView iv, ByteView aad, MutableByteView data, MutableByteView icv) noexcept override {
     IPSEC_TRY(check_args(iv, icv.size()));
     const auto nonce = make_nonce(salt_, iv);
-    if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(data.data(), icv.data(), nullptr, data.data(),
+    uint8_t placeholder = 0;
+    uint8_t* m = data_pointer(data, &placeholder);
+    if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(m, icv.data(), nullptr, m,
                                                             data.size(), aad.data(), aad.size(), nullptr,
                                                             nonce.data(), key_.data()) != 0) {
       return Errc::crypto_backend_failure;
@@ -98,7 +109,9 @@ class SodiumChachaPoly final : public Aead {
   Status open(ByteView iv, ByteView aad, MutableByteView data, ByteView icv) noexcept override {
     IPSEC_TRY(check_args(iv, icv.size()));
     const auto nonce = make_nonce(salt_, iv);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(data.data(), nullptr, data.data(), data.size(),
+    uint8_t placeholder = 0;
+    uint8_t* m = data_pointer(data, &placeholder);
+    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(m, nullptr, m, data.size(),
                                                             icv.data(), aad.data(), aad.size(),
                                                             nonce.data(), key_.data()) != 0) {
       secure_zero(data);
