@@ -49,11 +49,13 @@ class Provider {
   // normalise them per RFC 4434 / RFC 4615).
   [[nodiscard]] virtual Result<std::unique_ptr<Prf>> make_prf(PrfId id, ByteView key) noexcept = 0;
   // make_key_exchange: a fresh private value drawn from rng.
-  [[nodiscard]] virtual Result<std::unique_ptr<KeyExchange>> make_key_exchange(
-      KeGroup group, Rng& rng) noexcept = 0;
+  [[nodiscard]] virtual Result<std::unique_ptr<KeyExchange>> make_key_exchange(KeGroup group,
+                                                                               Rng& rng) noexcept = 0;
   // import_key_exchange: a given private value (known-answer tests,
-  // replays): MODP the exponent, ECP the scalar, Curve25519/448 the scalar
-  // bytes of RFC 7748. Errors: invalid_key for out-of-range scalars.
+  // replays): MODP the big-endian exponent (1 to prime-length octets,
+  // 2 <= x <= p-2), ECP/brainpool the big-endian scalar of exactly the
+  // group order's length (1 <= d <= n-1), Curve25519/448 the 32/56 scalar
+  // octets of RFC 7748 (clamped as section 5 says). Errors: invalid_key.
   [[nodiscard]] virtual Result<std::unique_ptr<KeyExchange>> import_key_exchange(
       KeGroup group, ByteView private_value) noexcept = 0;
 };
