@@ -50,8 +50,8 @@ class MbedtlsGcm final : public Aead {
   Status init(ByteView keymat) noexcept {
     const ByteView key = keymat.first(key_size_);
     std::copy_n(keymat.subspan(key_size_).begin(), salt_.size(), salt_.begin());
-    if (mbedtls_gcm_setkey(&ctx_, MBEDTLS_CIPHER_ID_AES, key.data(),
-                           static_cast<unsigned>(key_size_ * 8)) != 0) {
+    if (mbedtls_gcm_setkey(&ctx_, MBEDTLS_CIPHER_ID_AES, key.data(), static_cast<unsigned>(key_size_ * 8)) !=
+        0) {
       return Errc::crypto_backend_failure;
     }
     return Status::success();
@@ -81,8 +81,7 @@ class MbedtlsGcm final : public Aead {
                                             aad.size(), icv.data(), icv.size(), data.data(), data.data());
     if (rc == 0) return Status::success();
     secure_zero(data);
-    return rc == MBEDTLS_ERR_GCM_AUTH_FAILED ? Errc::integrity_check_failed
-                                             : Errc::crypto_backend_failure;
+    return rc == MBEDTLS_ERR_GCM_AUTH_FAILED ? Errc::integrity_check_failed : Errc::crypto_backend_failure;
   }
 
  private:
@@ -121,9 +120,8 @@ class MbedtlsCcm final : public Aead {
   Status seal(ByteView iv, ByteView aad, MutableByteView data, MutableByteView icv) noexcept override {
     IPSEC_TRY(check_aead_args(iv, icv.size(), icv_size_));
     const auto nonce = make_nonce(salt_, iv);
-    if (mbedtls_ccm_encrypt_and_tag(&ctx_, data.size(), nonce.data(), nonce.size(), aad.data(),
-                                    aad.size(), data.data(), data.data(), icv.data(),
-                                    icv.size()) != 0) {
+    if (mbedtls_ccm_encrypt_and_tag(&ctx_, data.size(), nonce.data(), nonce.size(), aad.data(), aad.size(),
+                                    data.data(), data.data(), icv.data(), icv.size()) != 0) {
       return Errc::crypto_backend_failure;
     }
     return Status::success();
@@ -135,8 +133,7 @@ class MbedtlsCcm final : public Aead {
                                             aad.size(), data.data(), data.data(), icv.data(), icv.size());
     if (rc == 0) return Status::success();
     secure_zero(data);
-    return rc == MBEDTLS_ERR_CCM_AUTH_FAILED ? Errc::integrity_check_failed
-                                             : Errc::crypto_backend_failure;
+    return rc == MBEDTLS_ERR_CCM_AUTH_FAILED ? Errc::integrity_check_failed : Errc::crypto_backend_failure;
   }
 
  private:
@@ -310,7 +307,9 @@ struct Sha1 {
   static void init(Context* c) noexcept { mbedtls_sha1_init(c); }
   static void free(Context* c) noexcept { mbedtls_sha1_free(c); }
   static void starts(Context* c) noexcept { (void)mbedtls_sha1_starts_ret(c); }
-  static void update(Context* c, ByteView b) noexcept { (void)mbedtls_sha1_update_ret(c, b.data(), b.size()); }
+  static void update(Context* c, ByteView b) noexcept {
+    (void)mbedtls_sha1_update_ret(c, b.data(), b.size());
+  }
   static void finish(Context* c, uint8_t* out) noexcept { (void)mbedtls_sha1_finish_ret(c, out); }
   static void clone(Context* d, const Context* s) noexcept { mbedtls_sha1_clone(d, s); }
 };
@@ -320,7 +319,9 @@ struct Sha256 {
   static void init(Context* c) noexcept { mbedtls_sha256_init(c); }
   static void free(Context* c) noexcept { mbedtls_sha256_free(c); }
   static void starts(Context* c) noexcept { (void)mbedtls_sha256_starts_ret(c, 0); }
-  static void update(Context* c, ByteView b) noexcept { (void)mbedtls_sha256_update_ret(c, b.data(), b.size()); }
+  static void update(Context* c, ByteView b) noexcept {
+    (void)mbedtls_sha256_update_ret(c, b.data(), b.size());
+  }
   static void finish(Context* c, uint8_t* out) noexcept { (void)mbedtls_sha256_finish_ret(c, out); }
   static void clone(Context* d, const Context* s) noexcept { mbedtls_sha256_clone(d, s); }
 };
@@ -331,7 +332,9 @@ struct Sha512Family {
   static void init(Context* c) noexcept { mbedtls_sha512_init(c); }
   static void free(Context* c) noexcept { mbedtls_sha512_free(c); }
   static void starts(Context* c) noexcept { (void)mbedtls_sha512_starts_ret(c, Is384 ? 1 : 0); }
-  static void update(Context* c, ByteView b) noexcept { (void)mbedtls_sha512_update_ret(c, b.data(), b.size()); }
+  static void update(Context* c, ByteView b) noexcept {
+    (void)mbedtls_sha512_update_ret(c, b.data(), b.size());
+  }
   static void finish(Context* c, uint8_t* out) noexcept {
     std::array<uint8_t, 64> full{};  // SHA-384 finish writes 64 octets
     (void)mbedtls_sha512_finish_ret(c, full.data());
@@ -437,7 +440,7 @@ class HmacPrf final : public Prf {
   size_t output_size() const noexcept override { return Hash::kOutput; }
   using Prf::compute;
   Status compute(std::span<const ByteView> parts, MutableByteView out) noexcept override {
-    if (out.size() != Hash::kOutput) return Errc::buffer_too_small;
+    if (out.size() != Hash::kOutput) return Errc::invalid_length;
     std::array<uint8_t, Hash::kOutput> full{};
     hmac_.mac(parts, &full);
     std::copy(full.begin(), full.end(), out.begin());
@@ -581,11 +584,12 @@ class AesMacPrf final : public Prf {
     const auto kind = id_ == PrfId::aes128_xcbc ? AesCbcMac::Kind::xcbc : AesCbcMac::Kind::cmac;
     if (key.size() == 16) return mac_.set_key(kind, key);
     std::array<uint8_t, 16> k{};
-    if (key.size() < 16) {
-      // RFC 4434 section 2 / RFC 4615 section 3: shorter keys are padded with zeros.
+    if (key.size() < 16 && kind == AesCbcMac::Kind::xcbc) {
+      // RFC 4434 section 2: a shorter XCBC key is padded with zeros.
       std::copy(key.begin(), key.end(), k.begin());
     } else {
-      // Longer keys: K' = MAC(0^128, K).
+      // Longer XCBC keys (RFC 4434 section 2) and CMAC keys of any length
+      // but 128 bits (RFC 4615 section 3): K' = MAC(0^128, K).
       AesCbcMac zero_keyed;
       const std::array<uint8_t, 16> zero{};
       IPSEC_TRY(zero_keyed.set_key(kind, zero));
@@ -600,7 +604,7 @@ class AesMacPrf final : public Prf {
   size_t output_size() const noexcept override { return 16; }
   using Prf::compute;
   Status compute(std::span<const ByteView> parts, MutableByteView out) noexcept override {
-    if (out.size() != 16) return Errc::buffer_too_small;
+    if (out.size() != 16) return Errc::invalid_length;
     std::array<uint8_t, 16> full{};
     mac_.mac(parts, &full);
     std::copy(full.begin(), full.end(), out.begin());
@@ -647,10 +651,8 @@ Result<std::unique_ptr<Aead>> MbedtlsProvider::make_aead(EncrId id, uint16_t key
     case EncrId::aes_ccm_12:
     case EncrId::aes_ccm_16:
       return make_keyed<MbedtlsCcm, Aead>(keymat, id, key_size, size_t{info->icv_size});
-    case EncrId::chacha20_poly1305:
-      return make_keyed<MbedtlsChachaPoly, Aead>(keymat);
-    default:
-      return Errc::unsupported_algorithm;
+    case EncrId::chacha20_poly1305: return make_keyed<MbedtlsChachaPoly, Aead>(keymat);
+    default: return Errc::unsupported_algorithm;
   }
 }
 
@@ -681,8 +683,7 @@ Result<std::unique_ptr<Integrity>> MbedtlsProvider::make_integrity(IntegId id, B
     case IntegId::hmac_sha2_512_256:
       return make_keyed_infallible<HmacIntegrity<Sha512>, Integrity>(key, id, k, icv);
     case IntegId::aes_xcbc_96:
-    case IntegId::aes_cmac_96:
-      return make_keyed<AesMacIntegrity, Integrity>(key, id);
+    case IntegId::aes_cmac_96: return make_keyed<AesMacIntegrity, Integrity>(key, id);
     default: return Errc::unsupported_algorithm;
   }
 }
@@ -694,8 +695,7 @@ Result<std::unique_ptr<Prf>> MbedtlsProvider::make_prf(PrfId id, ByteView key) n
     case PrfId::hmac_sha2_384: return make_keyed_infallible<HmacPrf<Sha384>, Prf>(key, id);
     case PrfId::hmac_sha2_512: return make_keyed_infallible<HmacPrf<Sha512>, Prf>(key, id);
     case PrfId::aes128_xcbc:
-    case PrfId::aes128_cmac:
-      return make_keyed<AesMacPrf, Prf>(key, id);
+    case PrfId::aes128_cmac: return make_keyed<AesMacPrf, Prf>(key, id);
     default: return Errc::unsupported_algorithm;
   }
 }

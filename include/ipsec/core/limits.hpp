@@ -12,16 +12,21 @@ namespace ipsec::limits {
 inline constexpr size_t kMaxIpv6ExtensionHeaders = 10;
 
 // Crypto sizes (bytes).
-inline constexpr size_t kMaxAeadNonceSize = 12;     // salt + explicit IV (RFC 4106/4309/7634)
-inline constexpr size_t kMaxIcvSize = 32;           // HMAC-SHA2-512-256
-inline constexpr size_t kMaxIvSize = 16;            // AES-CBC
-inline constexpr size_t kMaxHashSize = 64;          // SHA-512
-inline constexpr size_t kMaxPrfOutputSize = 64;     // PRF_HMAC_SHA2_512
-inline constexpr size_t kMaxKeyExchangeSize = 512;  // MODP-4096 public value
-inline constexpr size_t kMaxSharedSecretSize = 512; // MODP-4096 g^ir
-inline constexpr size_t kMaxSignatureSize = 1024;   // RSA-8192
-// prf+ produces at most 255 blocks (RFC 7296 section 2.13).
+inline constexpr size_t kMaxAeadNonceSize = 12;      // salt + explicit IV (RFC 4106/4309/7634)
+inline constexpr size_t kMaxIcvSize = 32;            // HMAC-SHA2-512-256
+inline constexpr size_t kMaxIvSize = 16;             // AES-CBC
+inline constexpr size_t kMaxHashSize = 64;           // SHA-512
+inline constexpr size_t kMaxPrfOutputSize = 64;      // PRF_HMAC_SHA2_512
+inline constexpr size_t kMaxKeyExchangeSize = 512;   // MODP-4096 public value
+inline constexpr size_t kMaxSharedSecretSize = 512;  // MODP-4096 g^ir
+inline constexpr size_t kMaxSignatureSize = 1024;    // RSA-8192
+// prf+ produces at most 255 blocks (RFC 7296 section 2.13); its seed is
+// given in at most this many parts (Ni | Nr | SPIi | SPIr is four).
 inline constexpr size_t kMaxPrfPlusBlocks = 255;
+inline constexpr size_t kMaxPrfPlusSeedParts = 8;
+// Nonce Data is 16 to 256 octets (RFC 7296 section 3.9).
+inline constexpr size_t kMinNonceSize = 16;
+inline constexpr size_t kMaxNonceSize = 256;
 // Certificates: a DER certificate and a chain a peer may send.
 inline constexpr size_t kMaxCertificateSize = 16384;
 inline constexpr size_t kMaxCertificateChainLength = 8;

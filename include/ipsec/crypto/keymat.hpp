@@ -18,13 +18,15 @@ namespace ipsec::crypto {
 // prf_plus: fill `out` with prf+ (K, S), where K is the key of `prf` and S
 // the concatenation of `seed`:
 //   T1 = prf (K, S | 0x01), Tn = prf (K, Tn-1 | S | n), prf+ = T1 | T2 | ...
-// Error: limit_exceeded when out needs more than 255 blocks (RFC 7296 2.13).
+// Errors: limit_exceeded when out needs more than 255 blocks (RFC 7296
+// 2.13), invalid_argument for more than 8 seed parts.
 [[nodiscard]] Status prf_plus(Prf& prf, std::span<const ByteView> seed, MutableByteView out) noexcept;
 
 // skeyseed: SKEYSEED = prf(Ni | Nr, g^ir) (RFC 7296 2.14). For PRFs with a
 // fixed key size (AES-XCBC, AES-CMAC) the key is the first 64 bits of Ni and
 // the first 64 bits of Nr. Errors: unsupported_algorithm, invalid_length
-// (nonce shorter than 8 octets with a fixed-key PRF).
+// (a nonce longer than 256 octets, RFC 7296 3.9, or shorter than 8 octets
+// with a fixed-key PRF; the minimum of 16 is the codec's to enforce).
 [[nodiscard]] Result<SecretBytes> skeyseed(Provider& provider, PrfId prf, ByteView ni, ByteView nr,
                                            ByteView shared_secret) noexcept;
 

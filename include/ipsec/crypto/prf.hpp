@@ -19,10 +19,9 @@ class Prf {
   [[nodiscard]] virtual PrfId id() const noexcept = 0;
   [[nodiscard]] virtual size_t output_size() const noexcept = 0;
 
-  // compute: prf(K, parts...) into `out`. Error: buffer_too_small when
-  // out.size() != output_size().
-  [[nodiscard]] virtual Status compute(std::span<const ByteView> parts,
-                                       MutableByteView out) noexcept = 0;
+  // compute: prf(K, parts...) into `out`, which may overlap the parts.
+  // Error: invalid_length when out.size() != output_size().
+  [[nodiscard]] virtual Status compute(std::span<const ByteView> parts, MutableByteView out) noexcept = 0;
   [[nodiscard]] Status compute(ByteView data, MutableByteView out) noexcept {
     const ByteView parts[] = {data};
     return compute(parts, out);
