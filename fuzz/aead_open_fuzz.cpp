@@ -20,8 +20,8 @@ struct Candidate {
   uint16_t bits;
 };
 constexpr Candidate kAeads[] = {
-    {EncrId::aes_gcm_16, 256}, {EncrId::aes_gcm_8, 128},   {EncrId::aes_gcm_12, 192},
-    {EncrId::aes_ccm_16, 256}, {EncrId::aes_ccm_8, 128},   {EncrId::chacha20_poly1305, 0},
+    {EncrId::aes_gcm_16, 256},         {EncrId::aes_gcm_8, 128}, {EncrId::aes_gcm_12, 192},
+    {EncrId::aes_ccm_16, 256},         {EncrId::aes_ccm_8, 128}, {EncrId::chacha20_poly1305, 0},
     {EncrId::null_auth_aes_gmac, 256},
 };
 }  // namespace
@@ -32,8 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ByteReader r(ByteView(data, size));
   uint8_t selector = 0, aad_len = 0;
   ByteView iv, aad, rest;
-  if (!r.read_u8(&selector) || !r.read_bytes(8, &iv) || !r.read_u8(&aad_len) || !r.read_bytes(aad_len, &aad) ||
-      !r.read_rest(&rest)) {
+  if (!r.read_u8(&selector) || !r.read_bytes(8, &iv) || !r.read_u8(&aad_len) ||
+      !r.read_bytes(aad_len, &aad) || !r.read_rest(&rest)) {
     return 0;
   }
   const Candidate c = kAeads[selector % std::size(kAeads)];

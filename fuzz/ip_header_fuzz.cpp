@@ -13,14 +13,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ByteView in(data, size);
   if (auto v4 = Ipv4Header::parse(in)) {
     // Views must lie inside the input and add up.
-    if (v4->header.size() != v4->header_length || v4->payload.size() + v4->header_length != v4->total_length ||
-        v4->total_length > size) {
+    if (v4->header.size() != v4->header_length ||
+        v4->payload.size() + v4->header_length != v4->total_length || v4->total_length > size) {
       std::abort();
     }
     (void)v4->checksum_valid();
   }
   if (auto v6 = Ipv6Header::parse(in)) {
-    if (v6->payload.size() != v6->payload_length || v6->payload.size() + Ipv6Header::kSize > size) std::abort();
+    if (v6->payload.size() != v6->payload_length || v6->payload.size() + Ipv6Header::kSize > size)
+      std::abort();
     Ipv6ExtensionWalker walker(v6->next_header, v6->payload);
     Ipv6ExtensionHeader e;
     size_t end = 0;

@@ -36,8 +36,8 @@ template <typename Base, typename T, typename... Args>
 
 // nonce: salt || explicit IV (RFC 4106 4, RFC 4309 4, RFC 7634 2).
 template <size_t SaltSize>
-[[nodiscard]] inline std::array<uint8_t, SaltSize + 8> make_nonce(
-    const std::array<uint8_t, SaltSize>& salt, ByteView iv) noexcept {
+[[nodiscard]] inline std::array<uint8_t, SaltSize + 8> make_nonce(const std::array<uint8_t, SaltSize>& salt,
+                                                                  ByteView iv) noexcept {
   std::array<uint8_t, SaltSize + 8> n{};
   for (size_t i = 0; i < SaltSize; ++i) n[i] = salt[i];
   for (size_t i = 0; i < 8; ++i) n[SaltSize + i] = iv[i];

@@ -19,9 +19,7 @@ void SystemRng::fill(MutableByteView out) noexcept {
 
 SeededRng::SeededRng(std::array<uint8_t, 32> seed) noexcept : key_(seed) {}
 
-SeededRng::SeededRng(uint64_t seed) noexcept {
-  store_be64(std::span<uint8_t, 32>(key_).first<8>(), seed);
-}
+SeededRng::SeededRng(uint64_t seed) noexcept { store_be64(std::span<uint8_t, 32>(key_).first<8>(), seed); }
 
 SeededRng::~SeededRng() { secure_zero(key_); }
 

@@ -52,9 +52,8 @@ class SodiumAes256Gcm final : public Aead {
     const auto nonce = make_nonce(salt_, iv);
     uint8_t placeholder = 0;
     uint8_t* m = data_pointer(data, &placeholder);
-    if (crypto_aead_aes256gcm_encrypt_detached_afternm(m, icv.data(), nullptr, m,
-                                                        data.size(), aad.data(), aad.size(), nullptr,
-                                                        nonce.data(), &state_) != 0) {
+    if (crypto_aead_aes256gcm_encrypt_detached_afternm(m, icv.data(), nullptr, m, data.size(), aad.data(),
+                                                       aad.size(), nullptr, nonce.data(), &state_) != 0) {
       return Errc::crypto_backend_failure;
     }
     return Status::success();
@@ -64,9 +63,8 @@ class SodiumAes256Gcm final : public Aead {
     const auto nonce = make_nonce(salt_, iv);
     uint8_t placeholder = 0;
     uint8_t* m = data_pointer(data, &placeholder);
-    if (crypto_aead_aes256gcm_decrypt_detached_afternm(m, nullptr, m, data.size(),
-                                                        icv.data(), aad.data(), aad.size(), nonce.data(),
-                                                        &state_) != 0) {
+    if (crypto_aead_aes256gcm_decrypt_detached_afternm(m, nullptr, m, data.size(), icv.data(), aad.data(),
+                                                       aad.size(), nonce.data(), &state_) != 0) {
       secure_zero(data);
       return Errc::integrity_check_failed;
     }
@@ -99,9 +97,9 @@ class SodiumChachaPoly final : public Aead {
     const auto nonce = make_nonce(salt_, iv);
     uint8_t placeholder = 0;
     uint8_t* m = data_pointer(data, &placeholder);
-    if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(m, icv.data(), nullptr, m,
-                                                            data.size(), aad.data(), aad.size(), nullptr,
-                                                            nonce.data(), key_.data()) != 0) {
+    if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(m, icv.data(), nullptr, m, data.size(), aad.data(),
+                                                           aad.size(), nullptr, nonce.data(),
+                                                           key_.data()) != 0) {
       return Errc::crypto_backend_failure;
     }
     return Status::success();
@@ -111,9 +109,8 @@ class SodiumChachaPoly final : public Aead {
     const auto nonce = make_nonce(salt_, iv);
     uint8_t placeholder = 0;
     uint8_t* m = data_pointer(data, &placeholder);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(m, nullptr, m, data.size(),
-                                                            icv.data(), aad.data(), aad.size(),
-                                                            nonce.data(), key_.data()) != 0) {
+    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(m, nullptr, m, data.size(), icv.data(), aad.data(),
+                                                           aad.size(), nonce.data(), key_.data()) != 0) {
       secure_zero(data);
       return Errc::integrity_check_failed;
     }

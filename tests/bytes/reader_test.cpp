@@ -37,12 +37,12 @@ TEST_CASE("a failed read leaves the reader in place and is sticky") {
   CHECK(r.offset() == 102);
   uint32_t w = 0x22222222;
   CHECK_FALSE(r.read_u32(&w));
-  CHECK(w == 0x22222222u);           // output untouched
-  CHECK(r.position() == 2);          // nothing consumed
+  CHECK(w == 0x22222222u);   // output untouched
+  CHECK(r.position() == 2);  // nothing consumed
   CHECK(r.status() == Errc::truncated);
   CHECK(r.status().offset() == 102);  // absolute offset of the failing read
   uint8_t x = 0;
-  CHECK_FALSE(r.read_u8(&x));  // sticky: even a read that would fit fails
+  CHECK_FALSE(r.read_u8(&x));         // sticky: even a read that would fit fails
   CHECK(r.status().offset() == 102);  // and the first failure is what is reported
   CHECK(r.expect_end() == Errc::truncated);
 }
@@ -115,8 +115,8 @@ TEST_CASE("no read ever goes past the end, whatever the sizes") {
     uint8_t kind = 0;
     ByteView body, tail;
     uint8_t last = 0;
-    const bool ok = r.read_u8(&kind) && r.read_u16_prefixed(&body) && r.read_u16_prefixed(&tail) &&
-                    r.read_u8(&last);
+    const bool ok =
+        r.read_u8(&kind) && r.read_u16_prefixed(&body) && r.read_u16_prefixed(&tail) && r.read_u8(&last);
     if (n == data.size()) {
       CHECK(ok);
       CHECK(last == 0xff);

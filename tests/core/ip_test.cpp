@@ -51,18 +51,18 @@ TEST_CASE("IPv6 text forms of RFC 4291 section 2.2 parse") {
 }
 
 TEST_CASE("IPv6 output follows RFC 5952 section 4") {
-  CHECK(canon("2001:0db8::0001") == "2001:db8::1");                       // 4.1 leading zeros
-  CHECK(canon("2001:db8:0:0:0:0:2:1") == "2001:db8::2:1");                // 4.2.1 longest run
-  CHECK(canon("2001:db8:0:1:1:1:1:1") == "2001:db8:0:1:1:1:1:1");         // 4.2.2 no "::" for one group
-  CHECK(canon("2001:0:0:1:0:0:0:1") == "2001:0:0:1::1");                  // 4.2.3 longest run wins
-  CHECK(canon("2001:db8:0:0:1:0:0:1") == "2001:db8::1:0:0:1");            // 4.2.3 first on a tie
-  CHECK(canon("2001:DB8::ABCD") == "2001:db8::abcd");                     // 4.3 lowercase
+  CHECK(canon("2001:0db8::0001") == "2001:db8::1");                // 4.1 leading zeros
+  CHECK(canon("2001:db8:0:0:0:0:2:1") == "2001:db8::2:1");         // 4.2.1 longest run
+  CHECK(canon("2001:db8:0:1:1:1:1:1") == "2001:db8:0:1:1:1:1:1");  // 4.2.2 no "::" for one group
+  CHECK(canon("2001:0:0:1:0:0:0:1") == "2001:0:0:1::1");           // 4.2.3 longest run wins
+  CHECK(canon("2001:db8:0:0:1:0:0:1") == "2001:db8::1:0:0:1");     // 4.2.3 first on a tie
+  CHECK(canon("2001:DB8::ABCD") == "2001:db8::abcd");              // 4.3 lowercase
 }
 
 TEST_CASE("malformed IPv6 text is rejected") {
-  for (const char* bad : {":", ":::", "1:::2", "1::2::3", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "12345::",
-                          "g::1", ":1::", "1::2:", "1:2:3:4:5:6:7:8::", "::1.2.3", "1.2.3.4::",
-                          "::1.2.3.4:5", "fe80::1%eth0", "1:2:3:4:5:6:7:1.2.3.4"}) {
+  for (const char* bad : {":", ":::", "1:::2", "1::2::3", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7",
+                          "12345::", "g::1", ":1::", "1::2:", "1:2:3:4:5:6:7:8::", "::1.2.3",
+                          "1.2.3.4::", "::1.2.3.4:5", "fe80::1%eth0", "1:2:3:4:5:6:7:1.2.3.4"}) {
     CHECK_MESSAGE(IpAddress::parse(bad).error() == Errc::parse_error, bad);
   }
 }
@@ -97,8 +97,8 @@ TEST_CASE("prefixes parse, clear host bits and contain addresses") {
   CHECK(IpPrefix::parse("::1")->length() == 128);
   CHECK(IpPrefix::parse("0.0.0.0/0")->contains(*IpAddress::parse("255.255.255.255")));
   CHECK(IpPrefix::parse("10.0.0.0/7")->last().to_text().view() == "11.255.255.255");
-  for (const char* bad : {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/08", "::/129", "10.0.0.0/2a", "/8",
-                          "10.0.0.0/-1"}) {
+  for (const char* bad :
+       {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/08", "::/129", "10.0.0.0/2a", "/8", "10.0.0.0/-1"}) {
     CHECK_MESSAGE(IpPrefix::parse(bad).error() == Errc::parse_error, bad);
   }
   CHECK(IpPrefix::make(*IpAddress::parse("10.0.0.0"), 33).error() == Errc::invalid_argument);

@@ -104,10 +104,10 @@ const Bytes kIpv6Ext = from_hex(
     "60000000 0030 00 40"
     "20010db8000000000000000000000001"
     "20010db8000000000000000000000002"
-    "2b 00 0104 00000000"                 // hop-by-hop -> routing, 8 bytes (PadN)
-    "2c 00 00 00 00000000"                // routing -> fragment, 8 bytes (type 0, segments left 0)
-    "3c 00 0000 12345678"                 // fragment -> destination options, 8 bytes
-    "11 00 0104 00000000"                 // destination options -> UDP, 8 bytes
+    "2b 00 0104 00000000"                     // hop-by-hop -> routing, 8 bytes (PadN)
+    "2c 00 00 00 00000000"                    // routing -> fragment, 8 bytes (type 0, segments left 0)
+    "3c 00 0000 12345678"                     // fragment -> destination options, 8 bytes
+    "11 00 0104 00000000"                     // destination options -> UDP, 8 bytes
     "1234 5678 0010 0000 6162636465666768");  // UDP
 }  // namespace
 

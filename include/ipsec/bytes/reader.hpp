@@ -32,9 +32,7 @@ class ByteReader {
   // position: bytes consumed, relative to this reader's start.
   [[nodiscard]] size_t position() const noexcept { return pos_; }
   // offset: absolute offset of the next byte in the outermost input.
-  [[nodiscard]] uint32_t offset() const noexcept {
-    return base_offset_ + static_cast<uint32_t>(pos_);
-  }
+  [[nodiscard]] uint32_t offset() const noexcept { return base_offset_ + static_cast<uint32_t>(pos_); }
   [[nodiscard]] bool failed() const noexcept { return !status_.ok(); }
   // status: ok, or the first failure (code, absolute offset, field).
   [[nodiscard]] Status status() const noexcept { return status_; }

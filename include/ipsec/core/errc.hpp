@@ -12,16 +12,16 @@ enum class Errc : uint16_t {
   ok = 0,
 
   // Bytes and parsing (bytes/, wire/).
-  truncated = 1,          // input ended before a field it announced
-  trailing_data = 2,      // bytes left over after a complete structure
-  invalid_length = 3,     // a length field contradicts the data or the format
-  invalid_value = 4,      // a field holds a value the format forbids
-  buffer_too_small = 5,   // caller storage cannot hold the output
-  no_headroom = 6,        // packet buffer cannot grow at the front
-  no_tailroom = 7,        // packet buffer cannot grow at the back
-  limit_exceeded = 8,     // a configured count or size limit (core/limits.hpp)
-  invalid_argument = 9,   // the caller passed a value outside the contract
-  parse_error = 10,       // text (addresses, prefixes) does not parse
+  truncated = 1,         // input ended before a field it announced
+  trailing_data = 2,     // bytes left over after a complete structure
+  invalid_length = 3,    // a length field contradicts the data or the format
+  invalid_value = 4,     // a field holds a value the format forbids
+  buffer_too_small = 5,  // caller storage cannot hold the output
+  no_headroom = 6,       // packet buffer cannot grow at the front
+  no_tailroom = 7,       // packet buffer cannot grow at the back
+  limit_exceeded = 8,    // a configured count or size limit (core/limits.hpp)
+  invalid_argument = 9,  // the caller passed a value outside the contract
+  parse_error = 10,      // text (addresses, prefixes) does not parse
   unsupported_version = 11,
 
   // Crypto (crypto/).
@@ -34,13 +34,13 @@ enum class Errc : uint16_t {
   invalid_block_length = 106,    // CBC input not a multiple of the block
   crypto_backend_failure = 107,  // the backend library reported an error
   out_of_memory = 108,
-  invalid_key = 109,             // a private/public key does not parse
+  invalid_key = 109,  // a private/public key does not parse
   bad_signature = 110,
-  invalid_certificate = 111,     // does not parse as X.509
+  invalid_certificate = 111,  // does not parse as X.509
   certificate_expired = 112,
   certificate_not_yet_valid = 113,
-  untrusted_certificate = 114,   // no path to a trust anchor, or path invalid
-  key_type_mismatch = 115,       // scheme does not fit the key
+  untrusted_certificate = 114,  // no path to a trust anchor, or path invalid
+  key_type_mismatch = 115,      // scheme does not fit the key
 };
 
 // to_string: the stable name of a code, "unknown" for values not listed.

@@ -129,8 +129,7 @@ class IpAddress {
 
   // Ordering: IPv4 before IPv6, then numerically (byte-wise big-endian).
   friend constexpr bool operator==(const IpAddress&, const IpAddress&) noexcept = default;
-  friend constexpr std::strong_ordering operator<=>(const IpAddress& a,
-                                                    const IpAddress& b) noexcept {
+  friend constexpr std::strong_ordering operator<=>(const IpAddress& a, const IpAddress& b) noexcept {
     if (auto c = a.family_ <=> b.family_; c != 0) return c;
     for (size_t i = 0; i < a.size(); ++i) {
       if (auto c = a.bytes_[i] <=> b.bytes_[i]; c != 0) return c;
@@ -149,8 +148,7 @@ class IpPrefix {
   constexpr IpPrefix() noexcept = default;
   // make: the prefix containing `address` of that length (host bits are
   // cleared); invalid_argument when the length exceeds 32 / 128.
-  [[nodiscard]] static Result<IpPrefix> make(const IpAddress& address,
-                                             unsigned length) noexcept {
+  [[nodiscard]] static Result<IpPrefix> make(const IpAddress& address, unsigned length) noexcept {
     if (length > address.size() * 8) return Errc::invalid_argument;
     IpPrefix p;
     p.address_ = address.masked(length);
@@ -166,9 +164,7 @@ class IpPrefix {
   [[nodiscard]] constexpr unsigned length() const noexcept { return length_; }
   [[nodiscard]] constexpr IpFamily family() const noexcept { return address_.family(); }
   [[nodiscard]] constexpr IpAddress first() const noexcept { return address_; }
-  [[nodiscard]] constexpr IpAddress last() const noexcept {
-    return address_.with_host_bits_set(length_);
-  }
+  [[nodiscard]] constexpr IpAddress last() const noexcept { return address_.with_host_bits_set(length_); }
   [[nodiscard]] constexpr bool contains(const IpAddress& a) const noexcept {
     return a.family() == family() && a.masked(length_) == address_;
   }
@@ -229,8 +225,8 @@ namespace detail {
 // RFC 4291 section 2.2 text forms 1-3.
 [[nodiscard]] inline Status parse_ipv6(std::string_view text, std::array<uint8_t, 16>* out) noexcept {
   std::array<uint16_t, 8> groups{};
-  size_t count = 0;          // groups written
-  int gap_at = -1;           // group index where "::" stands
+  size_t count = 0;  // groups written
+  int gap_at = -1;   // group index where "::" stands
   size_t i = 0;
   auto fail = [](size_t at, const char* what) {
     return Status(Errc::parse_error, static_cast<uint32_t>(at), what);
@@ -359,7 +355,8 @@ inline Result<IpPrefix> IpPrefix::parse(std::string_view text) noexcept {
   const size_t slash = text.find('/');
   auto address = IpAddress::parse(text.substr(0, slash));
   if (!address) return address.status();
-  if (slash == std::string_view::npos) return IpPrefix::make(*address, static_cast<unsigned>(address->size() * 8));
+  if (slash == std::string_view::npos)
+    return IpPrefix::make(*address, static_cast<unsigned>(address->size() * 8));
   const std::string_view digits = text.substr(slash + 1);
   unsigned length = 0;
   if (digits.empty() || digits.size() > 3 || (digits.size() > 1 && digits[0] == '0')) {

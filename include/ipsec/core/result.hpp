@@ -12,8 +12,8 @@
 
 // Contract violations by the *caller* (reading the value of a failed Result,
 // say) stop the program; bad *input* never does, it yields a Status.
-#define IPSEC_ASSERT(cond)     \
-  do {                         \
+#define IPSEC_ASSERT(cond)         \
+  do {                             \
     if (!(cond)) __builtin_trap(); \
   } while (0)
 
@@ -150,8 +150,8 @@ class [[nodiscard]] Result {
 
 // IPSEC_TRY(expr): evaluate a Status-returning expression and return its
 // Status from the enclosing function when it is not ok.
-#define IPSEC_TRY(expr)                       \
-  do {                                        \
-    ::ipsec::Status ipsec_try_status_ = (expr); \
+#define IPSEC_TRY(expr)                                    \
+  do {                                                     \
+    ::ipsec::Status ipsec_try_status_ = (expr);            \
     if (!ipsec_try_status_.ok()) return ipsec_try_status_; \
   } while (0)

@@ -25,8 +25,7 @@ class Integrity {
 
   // compute: the ICV over the concatenation of `parts`. Error:
   // invalid_icv_length when icv.size() != icv_size().
-  [[nodiscard]] virtual Status compute(std::span<const ByteView> parts,
-                                       MutableByteView icv) noexcept = 0;
+  [[nodiscard]] virtual Status compute(std::span<const ByteView> parts, MutableByteView icv) noexcept = 0;
 
   [[nodiscard]] Status compute(ByteView data, MutableByteView icv) noexcept {
     const ByteView parts[] = {data};

@@ -80,8 +80,7 @@ enum class SignatureScheme : uint8_t {
     case SignatureScheme::rsa_pkcs1_sha512:
     case SignatureScheme::rsa_pss_sha256:
     case SignatureScheme::rsa_pss_sha384:
-    case SignatureScheme::rsa_pss_sha512:
-      return t == KeyType::rsa;
+    case SignatureScheme::rsa_pss_sha512: return t == KeyType::rsa;
   }
   return false;
 }
@@ -113,8 +112,7 @@ class PublicKey {
 
   // verify: Errors: bad_signature, key_type_mismatch (scheme does not fit
   // the key), invalid_length (signature of an impossible size).
-  [[nodiscard]] Status verify(SignatureScheme scheme, ByteView message,
-                              ByteView signature) const noexcept;
+  [[nodiscard]] Status verify(SignatureScheme scheme, ByteView message, ByteView signature) const noexcept;
 
  private:
   friend class PrivateKey;
@@ -137,8 +135,7 @@ class PrivateKey {
   [[nodiscard]] static Result<PrivateKey> parse(ByteView pem_or_der) noexcept;
   // generate: a fresh key (tests, benchmarks, provisioning tools).
   // rsa_bits applies to KeyType::rsa only.
-  [[nodiscard]] static Result<PrivateKey> generate(KeyType type, Rng& rng,
-                                                   unsigned rsa_bits = 2048) noexcept;
+  [[nodiscard]] static Result<PrivateKey> generate(KeyType type, Rng& rng, unsigned rsa_bits = 2048) noexcept;
 
   [[nodiscard]] KeyType type() const noexcept;
   [[nodiscard]] size_t bits() const noexcept;

@@ -14,12 +14,12 @@ namespace ipsec::crypto {
 
 struct EncrInfo {
   EncrId id{};
-  bool aead = false;          // combined mode: no separate integrity transform
-  bool confidential = true;   // false for ENCR_NULL and GMAC (authentication only)
-  uint8_t block_size = 1;     // ESP pads the payload to this (and to 4, RFC 4303 2.4)
-  uint8_t iv_size = 0;        // explicit per-packet IV carried on the wire
-  uint8_t salt_size = 0;      // key material appended to the key (RFC 4106 8.1, 4309 7.1, 3686 5.1, 7634 2)
-  uint8_t icv_size = 0;       // AEAD tag length (0 for plain ciphers)
+  bool aead = false;         // combined mode: no separate integrity transform
+  bool confidential = true;  // false for ENCR_NULL and GMAC (authentication only)
+  uint8_t block_size = 1;    // ESP pads the payload to this (and to 4, RFC 4303 2.4)
+  uint8_t iv_size = 0;       // explicit per-packet IV carried on the wire
+  uint8_t salt_size = 0;     // key material appended to the key (RFC 4106 8.1, 4309 7.1, 3686 5.1, 7634 2)
+  uint8_t icv_size = 0;      // AEAD tag length (0 for plain ciphers)
   bool key_length_attribute = false;  // RFC 7296 3.3.5: proposal carries Key Length
   uint16_t fixed_key_bits = 0;        // when no attribute: the key size (0 for NULL)
 
@@ -64,10 +64,10 @@ struct IntegInfo {
 
 [[nodiscard]] constexpr std::optional<IntegInfo> integ_info(IntegId id) noexcept {
   switch (id) {
-    case IntegId::hmac_sha1_96: return IntegInfo{id, 20, 12};        // RFC 2404
-    case IntegId::aes_xcbc_96: return IntegInfo{id, 16, 12};         // RFC 3566
-    case IntegId::aes_cmac_96: return IntegInfo{id, 16, 12};         // RFC 4494
-    case IntegId::hmac_sha2_256_128: return IntegInfo{id, 32, 16};   // RFC 4868
+    case IntegId::hmac_sha1_96: return IntegInfo{id, 20, 12};       // RFC 2404
+    case IntegId::aes_xcbc_96: return IntegInfo{id, 16, 12};        // RFC 3566
+    case IntegId::aes_cmac_96: return IntegInfo{id, 16, 12};        // RFC 4494
+    case IntegId::hmac_sha2_256_128: return IntegInfo{id, 32, 16};  // RFC 4868
     case IntegId::hmac_sha2_384_192: return IntegInfo{id, 48, 24};
     case IntegId::hmac_sha2_512_256: return IntegInfo{id, 64, 32};
     default: return std::nullopt;
@@ -104,10 +104,11 @@ struct KeGroupInfo {
 
 [[nodiscard]] constexpr std::optional<KeGroupInfo> ke_group_info(KeGroup id) noexcept {
   switch (id) {
-    case KeGroup::modp2048: return KeGroupInfo{id, 256, 256};  // RFC 3526; g^ir padded to the prime (RFC 7296 3.4)
+    case KeGroup::modp2048:
+      return KeGroupInfo{id, 256, 256};  // RFC 3526; g^ir padded to the prime (RFC 7296 3.4)
     case KeGroup::modp3072: return KeGroupInfo{id, 384, 384};
     case KeGroup::modp4096: return KeGroupInfo{id, 512, 512};
-    case KeGroup::ecp256: return KeGroupInfo{id, 64, 32};      // RFC 5903 section 7: x | y; secret is x
+    case KeGroup::ecp256: return KeGroupInfo{id, 64, 32};  // RFC 5903 section 7: x | y; secret is x
     case KeGroup::ecp384: return KeGroupInfo{id, 96, 48};
     case KeGroup::ecp521: return KeGroupInfo{id, 132, 66};
     case KeGroup::brainpool256: return KeGroupInfo{id, 64, 32};  // RFC 6954 section 3

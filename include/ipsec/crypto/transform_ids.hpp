@@ -21,13 +21,13 @@ enum class EncrId : uint16_t {
   blowfish = 7,
   idea3 = 8,
   des_iv32 = 9,
-  null = 11,                // RFC 2410
-  aes_cbc = 12,             // RFC 3602
-  aes_ctr = 13,             // RFC 3686
-  aes_ccm_8 = 14,           // RFC 4309
+  null = 11,       // RFC 2410
+  aes_cbc = 12,    // RFC 3602
+  aes_ctr = 13,    // RFC 3686
+  aes_ccm_8 = 14,  // RFC 4309
   aes_ccm_12 = 15,
   aes_ccm_16 = 16,
-  aes_gcm_8 = 18,           // RFC 4106
+  aes_gcm_8 = 18,  // RFC 4106
   aes_gcm_12 = 19,
   aes_gcm_16 = 20,
   null_auth_aes_gmac = 21,  // RFC 4543
@@ -36,8 +36,8 @@ enum class EncrId : uint16_t {
   camellia_ccm_8 = 25,
   camellia_ccm_12 = 26,
   camellia_ccm_16 = 27,
-  chacha20_poly1305 = 28,   // RFC 7634
-  aes_ccm_8_iiv = 29,       // RFC 8750
+  chacha20_poly1305 = 28,  // RFC 7634
+  aes_ccm_8_iiv = 29,      // RFC 8750
   aes_gcm_16_iiv = 30,
   chacha20_poly1305_iiv = 31,
 };
@@ -45,13 +45,13 @@ enum class EncrId : uint16_t {
 // Transform Type 2: Pseudorandom Function Transform IDs.
 enum class PrfId : uint16_t {
   hmac_md5 = 1,
-  hmac_sha1 = 2,        // RFC 2104
+  hmac_sha1 = 2,  // RFC 2104
   hmac_tiger = 3,
-  aes128_xcbc = 4,      // RFC 4434
-  hmac_sha2_256 = 5,    // RFC 4868
+  aes128_xcbc = 4,    // RFC 4434
+  hmac_sha2_256 = 5,  // RFC 4868
   hmac_sha2_384 = 6,
   hmac_sha2_512 = 7,
-  aes128_cmac = 8,      // RFC 4615
+  aes128_cmac = 8,  // RFC 4615
   hmac_streebog_512 = 9,
 };
 
@@ -59,17 +59,17 @@ enum class PrfId : uint16_t {
 enum class IntegId : uint16_t {
   none = 0,
   hmac_md5_96 = 1,
-  hmac_sha1_96 = 2,         // RFC 2404
+  hmac_sha1_96 = 2,  // RFC 2404
   des_mac = 3,
   kpdk_md5 = 4,
-  aes_xcbc_96 = 5,          // RFC 3566
+  aes_xcbc_96 = 5,  // RFC 3566
   hmac_md5_128 = 6,
   hmac_sha1_160 = 7,
-  aes_cmac_96 = 8,          // RFC 4494
+  aes_cmac_96 = 8,  // RFC 4494
   aes_128_gmac = 9,
   aes_192_gmac = 10,
   aes_256_gmac = 11,
-  hmac_sha2_256_128 = 12,   // RFC 4868
+  hmac_sha2_256_128 = 12,  // RFC 4868
   hmac_sha2_384_192 = 13,
   hmac_sha2_512_256 = 14,
 };
@@ -80,12 +80,12 @@ enum class KeGroup : uint16_t {
   modp768 = 1,
   modp1024 = 2,
   modp1536 = 5,
-  modp2048 = 14,   // RFC 3526
+  modp2048 = 14,  // RFC 3526
   modp3072 = 15,
   modp4096 = 16,
   modp6144 = 17,
   modp8192 = 18,
-  ecp256 = 19,     // RFC 5903
+  ecp256 = 19,  // RFC 5903
   ecp384 = 20,
   ecp521 = 21,
   modp1024_s160 = 22,
@@ -97,7 +97,7 @@ enum class KeGroup : uint16_t {
   brainpool256 = 28,
   brainpool384 = 29,
   brainpool512 = 30,
-  curve25519 = 31,    // RFC 8031
+  curve25519 = 31,  // RFC 8031
   curve448 = 32,
   mlkem512 = 35,
   mlkem768 = 36,

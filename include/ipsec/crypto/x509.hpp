@@ -62,8 +62,8 @@ class Certificate {
   [[nodiscard]] Result<PublicKey> public_key() const noexcept;
 
  private:
-  friend Status verify_chain(const Certificate&, std::span<const Certificate>,
-                             std::span<const Certificate>, int64_t) noexcept;
+  friend Status verify_chain(const Certificate&, std::span<const Certificate>, std::span<const Certificate>,
+                             int64_t) noexcept;
   std::unique_ptr<detail::CertImpl, detail::CertImplDeleter> impl_;
 };
 
@@ -74,7 +74,6 @@ class Certificate {
 // certificate_not_yet_valid, limit_exceeded (more than
 // limits::kMaxCertificateChainLength intermediates).
 [[nodiscard]] Status verify_chain(const Certificate& leaf, std::span<const Certificate> intermediates,
-                                  std::span<const Certificate> trust_anchors,
-                                  int64_t unix_time) noexcept;
+                                  std::span<const Certificate> trust_anchors, int64_t unix_time) noexcept;
 
 }  // namespace ipsec::crypto

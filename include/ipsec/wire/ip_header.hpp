@@ -93,7 +93,7 @@ struct Ipv4Header {
   uint16_t checksum = 0;
   IpAddress source;
   IpAddress destination;
-  ByteView header;   // the whole header, options included
+  ByteView header;  // the whole header, options included
   ByteView options;
   ByteView payload;  // bounded by total_length, not by the buffer
 
@@ -111,8 +111,8 @@ struct Ipv4Header {
     uint16_t total = 0, id = 0, frag = 0, checksum = 0;
     ByteView src, dst;
     if (!r.read_u8(&version_ihl) || !r.read_u8(&tos) || !r.read_u16(&total) || !r.read_u16(&id) ||
-        !r.read_u16(&frag) || !r.read_u8(&ttl) || !r.read_u8(&protocol) ||
-        !r.read_u16(&checksum) || !r.read_bytes(4, &src) || !r.read_bytes(4, &dst)) {
+        !r.read_u16(&frag) || !r.read_u8(&ttl) || !r.read_u8(&protocol) || !r.read_u16(&checksum) ||
+        !r.read_bytes(4, &src) || !r.read_bytes(4, &dst)) {
       return r.status().with_field("ipv4 header");
     }
     if ((version_ihl >> 4) != 4) return Status(Errc::unsupported_version, 0, "ipv4 version");
@@ -193,10 +193,8 @@ struct Ipv6Header {
     case IpProtocol::hip:
     case IpProtocol::shim6:
     case IpProtocol::experiment_253:
-    case IpProtocol::experiment_254:
-      return true;
-    default:
-      return false;
+    case IpProtocol::experiment_254: return true;
+    default: return false;
   }
 }
 
