@@ -16,12 +16,19 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/crypto_test_util.hpp"
 #include "ipsec/crypto/aead.hpp"
 #include "ipsec/crypto/provider.hpp"
 #include "ipsec/crypto/suites.hpp"
 #include "test_util.hpp"
 
 namespace {
+
+using ipsec::test::concat;
+using ipsec::test::err;
+using ipsec::test::is_sodium;
+using ipsec::test::NamedProvider;
+using ipsec::test::providers;
 
 using ipsec::ByteView;
 using ipsec::Errc;
@@ -38,26 +45,11 @@ using ipsec::test::Bytes;
 using ipsec::test::from_hex;
 using ipsec::test::to_hex;
 
-std::string err(const Status& s) { return std::string(s.name()); }
-
-struct NamedProvider {
-  std::string name;
-  Provider* provider;
-};
-
-std::vector<NamedProvider> providers() {
-  static MbedtlsProvider mbedtls;
-  static SodiumProvider sodium;
-  static DefaultProvider fallback;
-  return {{"MbedtlsProvider", &mbedtls}, {"SodiumProvider", &sodium}, {"DefaultProvider", &fallback}};
-}
-
 bool sodium_supports(EncrId id, uint16_t key_bits) {
   if (id == EncrId::chacha20_poly1305) return true;
   return id == EncrId::aes_gcm_16 && key_bits == 256 && SodiumProvider::aes256gcm_available();
 }
 
-bool is_sodium(const Provider& p) { return std::string_view(p.name()) == "libsodium"; }
 bool is_default(const Provider& p) { return std::string_view(p.name()) == "default"; }
 
 // supports: whether provider p implements (id, key_bits) (provider.hpp).
@@ -71,11 +63,7 @@ std::string expected_backend(const Provider& p, EncrId id, uint16_t key_bits) {
   return "mbedtls";
 }
 
-Bytes concat(const Bytes& a, const Bytes& b) {
-  Bytes out = a;
-  out.insert(out.end(), b.begin(), b.end());
-  return out;
-}
+Bytes concat(const Bytes& a, const Bytes& b) { return ipsec::test::concat({a, b}); }
 
 bool all_zero(const Bytes& b) {
   return std::all_of(b.begin(), b.end(), [](uint8_t x) { return x == 0; });

@@ -8,12 +8,20 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/crypto_test_util.hpp"
 #include "ipsec/crypto/cipher.hpp"
 #include "ipsec/crypto/provider.hpp"
 #include "ipsec/crypto/suites.hpp"
 #include "test_util.hpp"
 
 namespace {
+
+using ipsec::test::ascii;
+using ipsec::test::concat;
+using ipsec::test::err;
+using ipsec::test::is_sodium;
+using ipsec::test::NamedProvider;
+using ipsec::test::providers;
 
 using ipsec::ByteView;
 using ipsec::Status;
@@ -27,30 +35,7 @@ using ipsec::test::Bytes;
 using ipsec::test::from_hex;
 using ipsec::test::to_hex;
 
-std::string err(const Status& s) { return std::string(s.name()); }
-
-struct NamedProvider {
-  std::string name;
-  Provider* provider;
-};
-
-std::vector<NamedProvider> providers() {
-  static MbedtlsProvider mbedtls;
-  static SodiumProvider sodium;
-  static DefaultProvider fallback;
-  return {{"MbedtlsProvider", &mbedtls}, {"SodiumProvider", &sodium}, {"DefaultProvider", &fallback}};
-}
-
-// libsodium has no CBC, CTR or NULL: SodiumProvider refuses every cipher.
-bool is_sodium(const Provider& p) { return std::string_view(p.name()) == "libsodium"; }
-
-Bytes concat(const Bytes& a, const Bytes& b) {
-  Bytes out = a;
-  out.insert(out.end(), b.begin(), b.end());
-  return out;
-}
-
-Bytes ascii(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes concat(const Bytes& a, const Bytes& b) { return ipsec::test::concat({a, b}); }
 
 Bytes pattern(size_t n, uint8_t seed) {
   Bytes out(n);

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/crypto_test_util.hpp"
 #include "ipsec/core/limits.hpp"
 #include "ipsec/crypto/keymat.hpp"
 #include "ipsec/crypto/provider.hpp"
@@ -17,6 +18,12 @@
 #include "test_util.hpp"
 
 namespace {
+
+using ipsec::test::concat;
+using ipsec::test::err;
+using ipsec::test::is_sodium;
+using ipsec::test::NamedProvider;
+using ipsec::test::providers;
 
 using ipsec::ByteView;
 using ipsec::Status;
@@ -29,17 +36,9 @@ using ipsec::crypto::SodiumProvider;
 using ipsec::test::Bytes;
 using ipsec::test::to_hex;
 
-std::string err(const Status& s) { return std::string(s.name()); }
-
 Bytes pattern(size_t n, uint8_t seed) {
   Bytes out(n);
   for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(seed * 3 + 5 * i + (i >> 8));
-  return out;
-}
-
-Bytes concat(std::initializer_list<ByteView> parts) {
-  Bytes out;
-  for (ByteView p : parts) out.insert(out.end(), p.begin(), p.end());
   return out;
 }
 
@@ -182,20 +181,6 @@ TEST_CASE("prf+ takes at most 8 seed parts (implementation bound, invalid_argume
 }
 
 // ---- SKEYSEED ---------------------------------------------------------------
-
-struct NamedProvider {
-  std::string name;
-  Provider* provider;
-};
-
-std::vector<NamedProvider> providers() {
-  static MbedtlsProvider mbedtls;
-  static SodiumProvider sodium;
-  static DefaultProvider fallback;
-  return {{"MbedtlsProvider", &mbedtls}, {"SodiumProvider", &sodium}, {"DefaultProvider", &fallback}};
-}
-
-bool is_sodium(const Provider& p) { return std::string_view(p.name()) == "libsodium"; }
 
 // direct_prf: prf(key, data) through the provider's Prf.
 Bytes direct_prf(Provider& p, PrfId id, ByteView key, ByteView data) {

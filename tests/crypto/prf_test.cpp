@@ -9,12 +9,21 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/crypto_test_util.hpp"
 #include "ipsec/crypto/prf.hpp"
 #include "ipsec/crypto/provider.hpp"
 #include "ipsec/crypto/suites.hpp"
 #include "test_util.hpp"
 
 namespace {
+
+using ipsec::test::ascii;
+using ipsec::test::counting;
+using ipsec::test::err;
+using ipsec::test::is_sodium;
+using ipsec::test::NamedProvider;
+using ipsec::test::providers;
+using ipsec::test::repeat;
 
 using ipsec::ByteView;
 using ipsec::Status;
@@ -27,30 +36,6 @@ using ipsec::crypto::SodiumProvider;
 using ipsec::test::Bytes;
 using ipsec::test::from_hex;
 using ipsec::test::to_hex;
-
-std::string err(const Status& s) { return std::string(s.name()); }
-
-struct NamedProvider {
-  std::string name;
-  Provider* provider;
-};
-
-std::vector<NamedProvider> providers() {
-  static MbedtlsProvider mbedtls;
-  static SodiumProvider sodium;
-  static DefaultProvider fallback;
-  return {{"MbedtlsProvider", &mbedtls}, {"SodiumProvider", &sodium}, {"DefaultProvider", &fallback}};
-}
-
-bool is_sodium(const Provider& p) { return std::string_view(p.name()) == "libsodium"; }
-
-Bytes ascii(std::string_view s) { return Bytes(s.begin(), s.end()); }
-Bytes repeat(uint8_t b, size_t n) { return Bytes(n, b); }
-Bytes counting(uint8_t first, size_t n) {
-  Bytes out(n);
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(first + i);
-  return out;
-}
 
 struct Kat {
   std::string source;

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "crypto/crypto_test_util.hpp"
 #include "ipsec/bytes/reader.hpp"
 #include "ipsec/core/limits.hpp"
 #include "ipsec/crypto/rng.hpp"
@@ -21,6 +22,8 @@
 #include "test_util.hpp"
 
 namespace {
+
+using ipsec::test::err;
 
 using ipsec::ByteReader;
 using ipsec::ByteView;
@@ -35,8 +38,6 @@ using ipsec::crypto::SignatureScheme;
 using ipsec::test::Bytes;
 using ipsec::test::from_hex;
 using ipsec::test::to_hex;
-
-std::string err(const Status& s) { return std::string(s.name()); }
 
 Bytes fixture(std::string_view name) {
   Bytes b = ipsec::test::read_data_file(name);

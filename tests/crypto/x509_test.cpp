@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/crypto_test_util.hpp"
 #include "ipsec/core/limits.hpp"
 #include "ipsec/crypto/rng.hpp"
 #include "ipsec/crypto/signature.hpp"
@@ -23,6 +24,8 @@
 #include "test_util.hpp"
 
 namespace {
+
+using ipsec::test::err;
 
 using ipsec::ByteView;
 using ipsec::Errc;
@@ -37,8 +40,6 @@ using ipsec::crypto::verify_chain;
 using ipsec::test::Bytes;
 using ipsec::test::from_hex;
 using ipsec::test::to_hex;
-
-std::string err(const Status& s) { return std::string(s.name()); }
 
 // Unix times (seconds) of the dates above.
 constexpr int64_t k2000 = 946684800;
