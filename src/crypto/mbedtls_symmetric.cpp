@@ -36,6 +36,22 @@ Status check_aead_args(ByteView iv, size_t icv_given, size_t icv_size) noexcept 
 
 // ---- AEAD -------------------------------------------------------------------
 
+// CallContext: a per-call copy of a keyed mbedTLS AEAD context, zeroed when
+// the call ends. mbedTLS keeps per-message state (GHASH accumulator,
+// ChaCha20 counter, Poly1305 state) in the context, so calls on the shared
+// keyed context could not run concurrently; the copy makes every Aead safe
+// for concurrent use (aead.hpp), for the price of a few hundred octets of
+// memcpy. The copy shares the expanded AES key of the GCM context, which
+// mbedTLS only reads in ECB mode, and is never freed (that would free it).
+template <typename Context>
+struct CallContext {
+  explicit CallContext(const Context& keyed) noexcept : ctx(keyed) {}
+  ~CallContext() { secure_zero(MutableByteView(reinterpret_cast<uint8_t*>(&ctx), sizeof ctx)); }
+  CallContext(const CallContext&) = delete;
+  CallContext& operator=(const CallContext&) = delete;
+  Context ctx;
+};
+
 // AES-GCM (RFC 4106) and AES-GMAC (RFC 4543, authentication only).
 class MbedtlsGcm final : public Aead {
  public:
@@ -66,7 +82,8 @@ class MbedtlsGcm final : public Aead {
     IPSEC_TRY(check_aead_args(iv, icv.size(), icv_size_));
     if (id_ == EncrId::null_auth_aes_gmac && !data.empty()) return Errc::invalid_argument;
     const auto nonce = make_nonce(salt_, iv);
-    if (mbedtls_gcm_crypt_and_tag(&ctx_, MBEDTLS_GCM_ENCRYPT, data.size(), nonce.data(), nonce.size(),
+    CallContext call(ctx_);
+    if (mbedtls_gcm_crypt_and_tag(&call.ctx, MBEDTLS_GCM_ENCRYPT, data.size(), nonce.data(), nonce.size(),
                                   aad.data(), aad.size(), data.data(), data.data(), icv.size(),
                                   icv.data()) != 0) {
       return Errc::crypto_backend_failure;
@@ -77,7 +94,8 @@ class MbedtlsGcm final : public Aead {
     IPSEC_TRY(check_aead_args(iv, icv.size(), icv_size_));
     if (id_ == EncrId::null_auth_aes_gmac && !data.empty()) return Errc::invalid_argument;
     const auto nonce = make_nonce(salt_, iv);
-    const int rc = mbedtls_gcm_auth_decrypt(&ctx_, data.size(), nonce.data(), nonce.size(), aad.data(),
+    CallContext call(ctx_);
+    const int rc = mbedtls_gcm_auth_decrypt(&call.ctx, data.size(), nonce.data(), nonce.size(), aad.data(),
                                             aad.size(), icv.data(), icv.size(), data.data(), data.data());
     if (rc == 0) return Status::success();
     secure_zero(data);
@@ -166,7 +184,8 @@ class MbedtlsChachaPoly final : public Aead {
   Status seal(ByteView iv, ByteView aad, MutableByteView data, MutableByteView icv) noexcept override {
     IPSEC_TRY(check_aead_args(iv, icv.size(), 16));
     const auto nonce = make_nonce(salt_, iv);
-    if (mbedtls_chachapoly_encrypt_and_tag(&ctx_, data.size(), nonce.data(), aad.data(), aad.size(),
+    CallContext call(ctx_);
+    if (mbedtls_chachapoly_encrypt_and_tag(&call.ctx, data.size(), nonce.data(), aad.data(), aad.size(),
                                            data.data(), data.data(), icv.data()) != 0) {
       return Errc::crypto_backend_failure;
     }
@@ -175,7 +194,8 @@ class MbedtlsChachaPoly final : public Aead {
   Status open(ByteView iv, ByteView aad, MutableByteView data, ByteView icv) noexcept override {
     IPSEC_TRY(check_aead_args(iv, icv.size(), 16));
     const auto nonce = make_nonce(salt_, iv);
-    const int rc = mbedtls_chachapoly_auth_decrypt(&ctx_, data.size(), nonce.data(), aad.data(), aad.size(),
+    CallContext call(ctx_);
+    const int rc = mbedtls_chachapoly_auth_decrypt(&call.ctx, data.size(), nonce.data(), aad.data(), aad.size(),
                                                    icv.data(), data.data(), data.data());
     if (rc == 0) return Status::success();
     secure_zero(data);

@@ -41,6 +41,17 @@ enum class Errc : uint16_t {
   certificate_not_yet_valid = 113,
   untrusted_certificate = 114,  // no path to a trust anchor, or path invalid
   key_type_mismatch = 115,      // scheme does not fit the key
+
+  // ESP and AH datapath (esp/).
+  replayed = 200,             // duplicate or left of the anti-replay window
+  bad_padding = 201,          // ESP padding is not 1, 2, 3, ... (RFC 4303 2.4)
+  sequence_overflow = 202,    // the outbound counter would wrap: rekey
+  lifetime_expired = 203,     // a hard byte or packet limit was reached
+  dummy_packet = 204,         // next header 59 (RFC 4303 2.6): drop silently
+  spi_mismatch = 205,         // the packet is not for this SA
+  unexpected_protocol = 206,  // not ESP/AH, or a tunnel payload that is not IP
+  ecn_mismatch = 207,         // outer CE on a not-ECT inner packet (RFC 6040 4.2)
+  unsupported_header = 208,   // a header this path does not handle (fragments, ...)
 };
 
 // to_string: the stable name of a code, "unknown" for values not listed.
@@ -74,6 +85,15 @@ enum class Errc : uint16_t {
     case Errc::certificate_not_yet_valid: return "certificate_not_yet_valid";
     case Errc::untrusted_certificate: return "untrusted_certificate";
     case Errc::key_type_mismatch: return "key_type_mismatch";
+    case Errc::replayed: return "replayed";
+    case Errc::bad_padding: return "bad_padding";
+    case Errc::sequence_overflow: return "sequence_overflow";
+    case Errc::lifetime_expired: return "lifetime_expired";
+    case Errc::dummy_packet: return "dummy_packet";
+    case Errc::spi_mismatch: return "spi_mismatch";
+    case Errc::unexpected_protocol: return "unexpected_protocol";
+    case Errc::ecn_mismatch: return "ecn_mismatch";
+    case Errc::unsupported_header: return "unsupported_header";
   }
   return "unknown";
 }

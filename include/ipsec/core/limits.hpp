@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace ipsec::limits {
 
@@ -32,5 +33,19 @@ inline constexpr size_t kMaxCertificateSize = 16384;
 inline constexpr size_t kMaxCertificateChainLength = 8;
 // Private key files (PEM or DER) the host may load.
 inline constexpr size_t kMaxPrivateKeyFileSize = 16384;
+
+// ESP/AH datapath.
+// Anti-replay window sizes (RFC 4303 3.4.3: 32 MUST, 64 SHOULD be the
+// default; larger windows absorb the reordering of multi-queue paths).
+inline constexpr uint32_t kDefaultReplayWindow = 64;
+inline constexpr uint32_t kMaxReplayWindow = 4096;
+// ESN re-synchronisation (RFC 4303 A3) retries its candidates on a copy of
+// the packet kept on the stack, so only packets up to this size are picked.
+inline constexpr size_t kMaxEsnResyncPacket = 2048;
+// Headroom seal() needs in front of the inner packet: outer IPv6 header
+// (40) + UDP (8) + ESP header (8) + IV (16), rounded up; tailroom it needs
+// behind: padding (up to 255) + pad length + next header + ICV (32).
+inline constexpr size_t kEspMaxHeadroom = 80;
+inline constexpr size_t kEspMaxTailroom = 256 + 2 + 32;
 
 }  // namespace ipsec::limits

@@ -5,8 +5,9 @@
 //
 // Keyed once from KEYMAT (key || salt); per packet the caller supplies the
 // 8-octet explicit IV and the nonce is salt || IV. Data is transformed in
-// place; nothing is allocated per call. A keyed object is used by one thread
-// at a time (one per SA per worker, as backends keep per-call scratch).
+// place; nothing is allocated per call. seal and open may run concurrently on
+// one keyed object (an outbound SA shared by several workers): backends keep
+// no per-call state in it.
 #pragma once
 
 #include <cstddef>

@@ -2,7 +2,8 @@
 // Cipher: a keyed encryption transform without integrity, used together with
 // an Integrity transform (encrypt-then-MAC, RFC 4303 3.3.2): AES-CBC
 // (RFC 3602), AES-CTR (RFC 3686), NULL (RFC 2410). Keyed once; per packet
-// the caller supplies the explicit IV. In place, no allocation.
+// the caller supplies the explicit IV. In place, no allocation; encrypt and
+// decrypt may run concurrently on one keyed object.
 #pragma once
 
 #include <cstddef>

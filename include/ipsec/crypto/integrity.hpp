@@ -3,7 +3,8 @@
 // (HMAC-SHA1-96 RFC 2404, HMAC-SHA2 RFC 4868, AES-XCBC-96 RFC 3566,
 // AES-CMAC-96 RFC 4494). Keyed once (HMAC pads are precomputed); the input
 // may be given in parts so that ESP can append the ESN high bits (RFC 4303
-// 3.3.2.1) without copying the packet.
+// 3.3.2.1) without copying the packet. compute and verify may run
+// concurrently on one keyed object.
 #pragma once
 
 #include <cstddef>
