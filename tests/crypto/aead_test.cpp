@@ -11,9 +11,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "crypto/crypto_test_util.hpp"
@@ -861,3 +863,57 @@ TEST_CASE("make_aead: unsupported transforms") {
 }
 
 }  // namespace
+
+TEST_CASE("AEAD objects are safe for concurrent seal and open (crypto/aead.hpp contract)") {
+  // Four threads seal and open different packets with one keyed object; each
+  // result must equal what a single thread computes.
+  const std::pair<EncrId, uint16_t> ids[] = {{EncrId::aes_gcm_16, 128},
+                                             {EncrId::aes_gcm_16, 256},
+                                             {EncrId::chacha20_poly1305, 0},
+                                             {EncrId::aes_ccm_16, 128},
+                                             {EncrId::null_auth_aes_gmac, 128}};
+  for (const NamedProvider& np : providers()) {
+    for (const auto& [id, bits] : ids) {
+      const auto info = *ipsec::crypto::encr_info(id);
+      const Bytes keymat = pattern(info.keymat_size(bits), 0x21);
+      auto made = np.provider->make_aead(id, bits, keymat);
+      if (!made) continue;
+      INFO(np.name << " " << ipsec::crypto::to_string(id) << " " << bits);
+      Aead& aead = **made;
+      constexpr int kThreads = 4, kPackets = 300;
+      const bool gmac = id == EncrId::null_auth_aes_gmac;
+      auto seal_one = [&](int thread, int n, Bytes* data, Bytes* icv) {
+        Bytes iv(8);
+        iv[0] = static_cast<uint8_t>(thread);
+        iv[7] = static_cast<uint8_t>(n);
+        *data = pattern(gmac ? 0 : 200 + static_cast<size_t>(n % 50), static_cast<uint8_t>(thread * 31 + n));
+        const Bytes aad = pattern(gmac ? 300 : 8, static_cast<uint8_t>(n));
+        icv->assign(aead.icv_size(), 0);
+        return aead.seal(iv, aad, *data, *icv).ok();
+      };
+      std::vector<Bytes> expected_data(kThreads * kPackets), expected_icv(kThreads * kPackets);
+      for (int t = 0; t < kThreads; ++t) {
+        for (int n = 0; n < kPackets; ++n) {
+          REQUIRE(seal_one(t, n, &expected_data[static_cast<size_t>(t * kPackets + n)],
+                           &expected_icv[static_cast<size_t>(t * kPackets + n)]));
+        }
+      }
+      std::atomic<int> mismatches{0};
+      std::vector<std::thread> threads;
+      for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+          for (int n = 0; n < kPackets; ++n) {
+            Bytes data, icv;
+            if (!seal_one(t, n, &data, &icv) ||
+                data != expected_data[static_cast<size_t>(t * kPackets + n)] ||
+                icv != expected_icv[static_cast<size_t>(t * kPackets + n)]) {
+              ++mismatches;
+            }
+          }
+        });
+      }
+      for (auto& th : threads) th.join();
+      CHECK(mismatches.load() == 0);
+    }
+  }
+}
