@@ -8,6 +8,9 @@ namespace ipsec::esp {
 namespace detail {
 
 Status check_config(const SaConfig& c) noexcept {
+  // RFC 4303 2.1, RFC 4302 2.4: SPI 0 is reserved for local use and is never
+  // sent (over UDP it would read as the RFC 3948 non-ESP marker).
+  if (c.spi == 0) return Status(Errc::invalid_argument, Status::kNoOffset, "spi 0");
   if (c.replay_window > limits::kMaxReplayWindow)
     return Status(Errc::invalid_argument, Status::kNoOffset, "replay_window");
   if (c.mode == Mode::tunnel) {

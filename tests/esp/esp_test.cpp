@@ -171,3 +171,19 @@ TEST_CASE("ESP over UDP in tunnel mode: RFC 3948 framing and the ESP-only entry 
   HostBuffer ike_buf(ike);
   CHECK(esp::open(*sas.in, ike_buf.pb).error() == Errc::unexpected_protocol);
 }
+
+TEST_CASE("ESP transport mode refuses a packet with next header 59, which would read as a dummy") {
+  crypto::DefaultProvider provider;
+  Keys keys(kSuites[0]);
+  auto config = base_config(kSuites[0], keys.encr, keys.integ);
+  config.mode = esp::Mode::transport;
+  auto sas = make_pair(config, provider);
+  Bytes packet = ipv6_udp("2001:db8::1", "2001:db8::2", 0);
+  packet[6] = 59;  // RFC 8200 4.7: no next header
+  HostBuffer buf(packet);
+  auto sealed = esp::seal(*sas.out, buf.pb);
+  CHECK(sealed.error() == Errc::unexpected_protocol);
+  CHECK(sealed.status().offset() == 6);
+  CHECK(sas.out->last_sequence() == 0);  // refused before a sequence number was spent
+  CHECK(buf.bytes() == packet);
+}

@@ -7,6 +7,7 @@
 
 using ipsec::ByteView;
 using ipsec::Errc;
+using ipsec::IpAddress;
 using ipsec::test::Bytes;
 using ipsec::test::from_hex;
 using namespace ipsec::wire;
@@ -181,4 +182,34 @@ TEST_CASE("malformed IPv6 packets and extension chains are rejected") {
   while (w3.next(&e)) ++n;
   CHECK(n == ipsec::limits::kMaxIpv6ExtensionHeaders);
   CHECK(w3.status() == Errc::limit_exceeded);
+}
+
+TEST_CASE("final destination of IPv6 routing headers (RFC 8200 8.1)") {
+  IpAddress dst = *IpAddress::parse("2001:db8::ff");
+  // Type 0 with two addresses, segments left 2: the last address is final.
+  const Bytes type0 =
+      from_hex("11 04 00 02 00000000 20010db8000000000000000000000001 20010db8000000000000000000000002");
+  REQUIRE(routing_final_destination(type0, &dst).ok());
+  CHECK(dst.to_text().view() == "2001:db8::2");
+  // Segments left 0: the destination address already is final.
+  IpAddress unchanged = *IpAddress::parse("2001:db8::ff");
+  const Bytes done =
+      from_hex("11 04 00 00 00000000 20010db8000000000000000000000001 20010db8000000000000000000000002");
+  REQUIRE(routing_final_destination(done, &unchanged).ok());
+  CHECK(unchanged.to_text().view() == "2001:db8::ff");
+  // Type 2 (RFC 6275 6.4): the home address.
+  const Bytes type2 = from_hex("11 02 02 01 00000000 20010db8000000000000000000000abc");
+  REQUIRE(routing_final_destination(type2, &dst).ok());
+  CHECK(dst.to_text().view() == "2001:db8::abc");
+  // Type 4 (RFC 8754 2): Segment List[0] comes first and is final.
+  const Bytes srh =
+      from_hex("11 04 04 01 01 00 0000 20010db80000000000000000000000aa 20010db80000000000000000000000bb");
+  REQUIRE(routing_final_destination(srh, &dst).ok());
+  CHECK(dst.to_text().view() == "2001:db8::aa");
+  // Another type with segments left: unknown final address.
+  const Bytes rpl = from_hex("11 02 03 01 00000000 20010db8000000000000000000000001");
+  CHECK(routing_final_destination(rpl, &dst) == Errc::unsupported_header);
+  for (size_t n = 0; n < type0.size(); ++n) {
+    CHECK_FALSE(routing_final_destination(ByteView(type0).first(n), &dst).ok());
+  }
 }

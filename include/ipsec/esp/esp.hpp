@@ -69,9 +69,11 @@ struct OpenResult {
 
 // seal: protect the IP packet in pb. Errors: lifetime_expired,
 // sequence_overflow (rekey), no_headroom / no_tailroom, truncated or
-// unexpected_protocol (pb does not hold an IP packet), unsupported_header
-// (transport mode on a fragment), invalid_length (IPv4 total length larger
-// than the buffer).
+// unexpected_protocol (pb does not hold an IP packet, or in transport mode
+// one with next header 59, which would read as a dummy packet),
+// unsupported_header (transport mode on a fragment), invalid_length (an IP length field larger
+// than the buffer or smaller than the header). Octets after the packet's
+// own length (link padding) are dropped, not protected.
 [[nodiscard]] Result<SealInfo> seal(OutboundSa& sa, PacketBuffer& pb) noexcept;
 // seal_dummy: an ESP dummy packet (next header 59, RFC 4303 2.6) of
 // `length` payload octets in an empty buffer, for traffic flow confidentiality.
@@ -85,7 +87,9 @@ struct OpenResult {
 // open_esp: as open, for a tunnel-mode ESP SA, when pb starts at the ESP
 // header (the payload of a UDP datagram after the RFC 3948 classifier, or of
 // a raw socket that strips the IP header); outer_ecn is the ECN of the
-// datagram if the host knows it (IP_RECVTOS), else 0.
+// datagram if the host knows it (IP_RECVTOS), else 0. With
+// ENCR_NULL_AUTH_AES_GMAC and ESN, pb needs 4 octets of headroom (the AAD
+// is made contiguous there, RFC 4543 3.3): no_headroom otherwise.
 [[nodiscard]] Result<OpenInfo> open_esp(InboundSa& sa, PacketBuffer& pb, uint8_t outer_ecn = 0) noexcept;
 // seal_burst / open_burst: the same for several packets of one SA, each with
 // its own result (results.size() >= packets.size()).
@@ -101,6 +105,42 @@ inline constexpr uint8_t kNextHeaderIpv4 = 4;
 inline constexpr uint8_t kNextHeaderIpv6 = 41;
 inline constexpr uint8_t kNextHeaderNone = 59;  // dummy packet, RFC 4303 2.6
 
+// ip_packet_length: the length of the IP packet at the front of `packet`
+// by its own length field (RFC 791 total length, RFC 8200 40 + payload
+// length). seal protects that packet (RFC 4303 2.3); what follows it in the
+// buffer (link-layer padding) is not part of it. Errors: truncated (shorter
+// than the fixed header), unexpected_protocol (neither IPv4 nor IPv6),
+// invalid_length (a length field shorter than the header or longer than the
+// buffer; an RFC 2675 jumbogram).
+[[nodiscard]] inline Result<size_t> ip_packet_length(ByteView packet) noexcept {
+  if (packet.empty()) return Status(Errc::truncated, 0, "ip header");
+  if ((packet[0] >> 4) == 4) {
+    if (packet.size() < wire::Ipv4Header::kMinSize) {
+      return Status(Errc::truncated, static_cast<uint32_t>(packet.size()), "ipv4 header");
+    }
+    const size_t ihl = size_t{packet[0] & 0x0fu} * 4;
+    const size_t total = load_be16(packet.subspan<2, 2>());
+    if (ihl < wire::Ipv4Header::kMinSize) return Status(Errc::invalid_length, 0, "ipv4 ihl");
+    if (total < ihl || total > packet.size()) return Status(Errc::invalid_length, 2, "ipv4 total length");
+    return total;
+  }
+  if ((packet[0] >> 4) == 6) {
+    if (packet.size() < wire::Ipv6Header::kSize) {
+      return Status(Errc::truncated, static_cast<uint32_t>(packet.size()), "ipv6 header");
+    }
+    const size_t payload = load_be16(packet.subspan<4, 2>());
+    if (payload == 0 && packet[6] == static_cast<uint8_t>(wire::IpProtocol::hop_by_hop) &&
+        packet.size() > wire::Ipv6Header::kSize) {
+      return Status(Errc::invalid_length, 4, "ipv6 jumbogram");  // RFC 2675: not supported
+    }
+    if (wire::Ipv6Header::kSize + payload > packet.size()) {
+      return Status(Errc::invalid_length, 4, "ipv6 payload length");
+    }
+    return wire::Ipv6Header::kSize + payload;
+  }
+  return Status(Errc::unexpected_protocol, 0, "ip version");
+}
+
 // Where transport mode inserts ESP/AH: after the IP header (IPv4) or after
 // the extension headers that routers read (IPv6: hop-by-hop, routing,
 // fragment and destination options followed by a routing header, RFC 4303
@@ -108,6 +148,7 @@ inline constexpr uint8_t kNextHeaderNone = 59;  // dummy packet, RFC 4303 2.6
 struct TransportSplit {
   IpFamily family = IpFamily::v4;
   IpAddress source, destination;
+  ByteView routing_header;  // IPv6: the last routing header kept in front (a view into the packet)
   size_t header_size = 0;        // octets kept in front of ESP
   size_t next_header_field = 0;  // offset of the field that will say 50/51/17
   uint8_t next_header = 0;       // the protocol ESP/AH will protect
@@ -116,15 +157,15 @@ struct TransportSplit {
 [[nodiscard]] inline Result<TransportSplit> transport_split(ByteView packet) noexcept {
   TransportSplit s;
   if (!packet.empty() && (packet[0] >> 4) == 4) {
-    auto h = wire::Ipv4Header::parse(packet);
+    auto h = ipv4_fields(packet);
     if (!h) return h.status();
     // RFC 4303 3.1.1: transport mode protects whole datagrams only.
     if (h->is_fragment()) return Status(Errc::unsupported_header, 6, "ipv4 fragment");
     s.header_size = h->header_length;
     s.next_header_field = 9;
     s.next_header = static_cast<uint8_t>(h->protocol);
-    s.source = h->source;
-    s.destination = h->destination;
+    s.source = IpAddress::v4({packet[12], packet[13], packet[14], packet[15]});
+    s.destination = IpAddress::v4({packet[16], packet[17], packet[18], packet[19]});
     return s;
   }
   auto h = wire::Ipv6Header::parse(packet);
@@ -145,6 +186,7 @@ struct TransportSplit {
         e.type == wire::IpProtocol::hop_by_hop || e.type == wire::IpProtocol::routing ||
         (e.type == wire::IpProtocol::destination_options && e.next_header == wire::IpProtocol::routing);
     if (!stays_outside) break;
+    if (e.type == wire::IpProtocol::routing) s.routing_header = h->payload.subspan(e.offset, e.length);
     s.next_header_field = wire::Ipv6Header::kSize + e.offset;
     s.header_size = wire::Ipv6Header::kSize + e.offset + e.length;
     s.next_header = static_cast<uint8_t>(e.next_header);
@@ -288,6 +330,25 @@ struct EspLayout {
   return room;
 }
 
+// esp_trailer_size: padding (as esp_encap pads), pad length, next header
+// and ICV behind `body` octets of payload (and TFC padding).
+[[nodiscard]] inline size_t esp_trailer_size(const Transforms& t, size_t body) noexcept {
+  return (t.align - (body + 2) % t.align) % t.align + 2 + t.icv_size;
+}
+
+// check_room: before seal changes anything or spends a sequence number:
+// pb can grow by `front` octets in front and `back` behind, and the result
+// fits the length field of its IP header (IPv4 total length; IPv6 payload
+// length, which leaves out the 40-octet header).
+[[nodiscard]] inline Status check_room(const PacketBuffer& pb, size_t front, size_t back,
+                                       IpFamily family) noexcept {
+  if (pb.headroom() < front) return Errc::no_headroom;
+  if (pb.tailroom() < back) return Errc::no_tailroom;
+  const size_t limit = 0xffff + (family == IpFamily::v6 ? wire::Ipv6Header::kSize : 0);
+  if (front + pb.size() + back > limit) return Errc::invalid_length;
+  return Status::success();
+}
+
 // esp_encap: pb holds the payload to protect; append the trailer, prepend
 // SPI | seq | IV, and encrypt. pb then holds [SPI .. ICV].
 [[nodiscard]] inline Status esp_encap(OutboundSa& sa, PacketBuffer& pb, uint8_t next_header,
@@ -362,7 +423,7 @@ struct OuterInfo {
   OuterInfo o;
   uint8_t protocol = 0;
   if (!packet.empty() && (packet[0] >> 4) == 4) {
-    auto h = wire::Ipv4Header::parse(packet);
+    auto h = ipv4_fields(packet);
     if (!h) return h.status();
     if (h->is_fragment()) return Status(Errc::unsupported_header, 6, "ipv4 fragment");
     if (h->total_length < packet.size()) (void)pb.trim(packet.size() - h->total_length);  // link padding
@@ -371,7 +432,7 @@ struct OuterInfo {
     o.split.next_header_field = 9;
     protocol = static_cast<uint8_t>(h->protocol);
   } else {
-    auto h = wire::Ipv6Header::parse(packet);
+    auto h = ipv6_fields(packet);
     if (!h) return h.status();
     if (h->payload.size() + wire::Ipv6Header::kSize < packet.size()) {
       (void)pb.trim(packet.size() - h->payload.size() - wire::Ipv6Header::kSize);
@@ -522,7 +583,7 @@ inline Status esp_open_resync(InboundSa& sa, PacketBuffer& pb, const EspLayout& 
   size_t length = 0;
   uint8_t inner_ecn = 0;
   if (next_header == kNextHeaderIpv4) {
-    auto h = wire::Ipv4Header::parse(pb.data());
+    auto h = ipv4_fields(pb.data());
     if (!h) {
       ++counters.malformed;
       return h.status();
@@ -530,7 +591,7 @@ inline Status esp_open_resync(InboundSa& sa, PacketBuffer& pb, const EspLayout& 
     length = h->total_length;
     inner_ecn = h->tos & 0x03;
   } else {
-    auto h = wire::Ipv6Header::parse(pb.data());
+    auto h = ipv6_fields(pb.data());
     if (!h) {
       ++counters.malformed;
       return h.status();
@@ -559,15 +620,24 @@ namespace detail {
 inline Result<SealInfo> seal(OutboundSa& sa, PacketBuffer& pb) noexcept {
   if (sa.config().protocol == SecurityProtocol::ah) return detail::ah_seal(sa, pb);
   if (sa.hard_limit_reached()) return Errc::lifetime_expired;
+  // The IP packet as its length field delimits it (link padding is not
+  // sent); refused before a sequence number is spent.
+  auto length = detail::ip_packet_length(pb.data());
+  if (!length) return length.status();
+  if (*length < pb.size()) (void)pb.trim(pb.size() - *length);
   const SaConfig& c = sa.config();
   const size_t inner_size = pb.size();
   SealInfo info;
   if (c.mode == Mode::tunnel) {
     auto inner = detail::inspect_inner(pb.data());
     if (!inner) return inner.status();
+    const size_t tfc = c.tfc_pad_to > inner_size ? c.tfc_pad_to - inner_size : 0;
+    const size_t front = detail::outer_header_size(*c.tunnel) + (c.udp ? detail::kUdpHeaderSize : 0) +
+                         detail::kEspHeaderSize + sa.transforms().iv_size;
+    IPSEC_TRY(detail::check_room(pb, front, tfc + detail::esp_trailer_size(sa.transforms(), inner_size + tfc),
+                                 c.tunnel->local.family()));
     auto seq = sa.next_sequence();
     if (!seq) return seq.status();
-    const size_t tfc = c.tfc_pad_to > inner_size ? c.tfc_pad_to - inner_size : 0;
     const uint8_t next = inner->family == IpFamily::v4 ? detail::kNextHeaderIpv4 : detail::kNextHeaderIpv6;
     IPSEC_TRY(detail::esp_encap(sa, pb, next, tfc, *seq));
     auto offset = detail::push_outer(sa, pb, *inner, static_cast<uint8_t>(SecurityProtocol::esp));
@@ -577,14 +647,21 @@ inline Result<SealInfo> seal(OutboundSa& sa, PacketBuffer& pb) noexcept {
   } else {
     auto split = detail::transport_split(pb.data());
     if (!split) return split.status();
-    if (split->family == IpFamily::v4) {
-      const size_t total = load_be16(pb.data().subspan(2).first<2>());
-      if (total < pb.size()) (void)pb.trim(pb.size() - total);
+    if (split->next_header == detail::kNextHeaderNone) {
+      // RFC 4303 2.6: next header 59 marks a dummy packet, which the peer drops.
+      return Status(Errc::unexpected_protocol, static_cast<uint32_t>(split->next_header_field), "no next header");
     }
-    auto seq = sa.next_sequence();
-    if (!seq) return seq.status();
+    if (c.udp && !split->routing_header.empty()) {
+      // The UDP checksum covers the final destination (RFC 8200 8.1).
+      IPSEC_TRY(wire::routing_final_destination(split->routing_header, &split->destination));
+    }
     const size_t udp = c.udp ? detail::kUdpHeaderSize : 0;
     const size_t shift = udp + detail::kEspHeaderSize + sa.transforms().iv_size;
+    IPSEC_TRY(detail::check_room(pb, shift,
+                                 detail::esp_trailer_size(sa.transforms(), inner_size - split->header_size),
+                                 split->family));
+    auto seq = sa.next_sequence();
+    if (!seq) return seq.status();
     // Move the IP header forward, leaving a gap for [UDP |] ESP | IV behind it.
     auto grown = pb.push(shift);
     if (!grown) return grown.status();
@@ -614,6 +691,12 @@ inline Result<SealInfo> seal_dummy(OutboundSa& sa, PacketBuffer& pb, size_t leng
     return Errc::invalid_argument;
   }
   if (sa.hard_limit_reached()) return Errc::lifetime_expired;
+  const SaConfig& c = sa.config();
+  const size_t front = detail::outer_header_size(*c.tunnel) + (c.udp ? detail::kUdpHeaderSize : 0) +
+                       detail::kEspHeaderSize + sa.transforms().iv_size;
+  IPSEC_TRY(detail::check_room(pb, front,
+                               length + detail::esp_trailer_size(sa.transforms(), pb.size() + length),
+                               c.tunnel->local.family()));
   auto body = pb.put(length);
   if (!body) return body.status();
   std::fill(body->begin(), body->end(), uint8_t{0});

@@ -128,7 +128,7 @@ struct Transforms {
 class OutboundSa {
  public:
   // create: key the transforms. Errors: invalid_argument (inconsistent
-  // config: tunnel mode without endpoints, AEAD with integrity, ...), and
+  // config: SPI 0, tunnel mode without endpoints, AEAD with integrity, ...), and
   // what the provider returns (unsupported_algorithm, invalid_key_length).
   [[nodiscard]] static Result<std::unique_ptr<OutboundSa>> create(const SaConfig& config,
                                                                   crypto::Provider& provider) noexcept;

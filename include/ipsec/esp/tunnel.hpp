@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "ipsec/bytes/bytes.hpp"
+#include "ipsec/bytes/endian.hpp"
 #include "ipsec/bytes/reader.hpp"
 #include "ipsec/bytes/writer.hpp"
 #include "ipsec/core/ip.hpp"
@@ -61,6 +62,74 @@ struct InnerInfo {
     return info;
   }
   return Status(Errc::unexpected_protocol, 0, "inner IP version");
+}
+
+// Ipv4Fields / Ipv6Fields: the fields of an IP header that decapsulation
+// reads. ipv4_fields and ipv6_fields accept exactly what
+// wire::Ipv4Header::parse / Ipv6Header::parse accept and return the same
+// errors (they hand anything unusual to parse), but read a well-formed
+// header in place instead of building its addresses and views: open() reads
+// two headers per packet.
+struct Ipv4Fields {
+  uint8_t header_length = 0;  // octets (IHL * 4)
+  uint8_t tos = 0;
+  uint8_t protocol = 0;
+  uint16_t total_length = 0;
+  uint16_t flags_fragment = 0;  // flags and fragment offset
+  [[nodiscard]] bool is_fragment() const noexcept { return (flags_fragment & 0x3fff) != 0; }  // MF, offset
+};
+[[nodiscard]] inline Result<Ipv4Fields> ipv4_fields(ByteView packet) noexcept {
+  if (packet.size() >= wire::Ipv4Header::kMinSize && (packet[0] >> 4) == 4) {
+    const size_t ihl = size_t{packet[0] & 0x0fu} * 4;
+    const uint16_t total = load_be16(packet.subspan<2, 2>());
+    if (ihl >= wire::Ipv4Header::kMinSize && total >= ihl && total <= packet.size()) {
+      Ipv4Fields f;
+      f.header_length = static_cast<uint8_t>(ihl);
+      f.tos = packet[1];
+      f.protocol = packet[9];
+      f.total_length = total;
+      f.flags_fragment = load_be16(packet.subspan<6, 2>());
+      return f;
+    }
+  }
+  auto h = wire::Ipv4Header::parse(packet);  // refuses it, with the precise error
+  if (!h) return h.status();
+  Ipv4Fields f;
+  f.header_length = h->header_length;
+  f.tos = h->tos;
+  f.protocol = static_cast<uint8_t>(h->protocol);
+  f.total_length = h->total_length;
+  f.flags_fragment = static_cast<uint16_t>((h->dont_fragment ? 0x4000 : 0) |
+                                           (h->more_fragments ? 0x2000 : 0) | h->fragment_offset);
+  return f;
+}
+
+struct Ipv6Fields {
+  uint8_t traffic_class = 0;
+  wire::IpProtocol next_header = wire::IpProtocol::no_next_header;
+  uint16_t payload_length = 0;
+  ByteView payload;  // bounded by payload_length
+};
+[[nodiscard]] inline Result<Ipv6Fields> ipv6_fields(ByteView packet) noexcept {
+  if (packet.size() >= wire::Ipv6Header::kSize && (packet[0] >> 4) == 6) {
+    const uint16_t length = load_be16(packet.subspan<4, 2>());
+    if (length <= packet.size() - wire::Ipv6Header::kSize) {
+      Ipv6Fields f;
+      f.traffic_class = static_cast<uint8_t>((packet[0] << 4) | (packet[1] >> 4));
+      f.next_header = static_cast<wire::IpProtocol>(packet[6]);
+      f.payload_length = length;
+      f.payload = packet.subspan(wire::Ipv6Header::kSize, length);
+      return f;
+    }
+  }
+  auto h = wire::Ipv6Header::parse(packet);  // refuses it, with the precise error
+  if (!h) return h.status();
+  Ipv6Fields f;
+  f.traffic_class = h->traffic_class;
+  f.next_header = h->next_header;
+  f.payload_length = h->payload_length;
+  f.payload = h->payload;
+  return f;
 }
 
 // outer_header_size: the outer IP header of a tunnel.

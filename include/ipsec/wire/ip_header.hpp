@@ -274,4 +274,37 @@ class Ipv6ExtensionWalker {
   size_t count_ = 0;
 };
 
+// routing_final_destination: the address a packet carrying this IPv6
+// routing header is finally delivered to, which upper-layer checksums use in
+// their pseudo-header at the source (RFC 8200 8.1). With Segments Left 0 the
+// Destination Address is final and `final_destination` is left alone; else
+// it is the last address of a type 0 (RFC 2460) or type 2 (RFC 6275 6.4)
+// header, or Segment List[0] of a Segment Routing Header (type 4, RFC 8754
+// 2). Errors: truncated, unsupported_header (another type with segments
+// left: the final address is not known here).
+[[nodiscard]] inline Status routing_final_destination(ByteView routing_header,
+                                                      IpAddress* final_destination) noexcept {
+  ByteReader r(routing_header);
+  uint8_t next = 0, length = 0, type = 0, segments_left = 0;
+  if (!r.read_u8(&next) || !r.read_u8(&length) || !r.read_u8(&type) || !r.read_u8(&segments_left)) {
+    return r.status().with_field("ipv6 routing header");
+  }
+  if (segments_left == 0) return Status::success();
+  ByteView address;
+  if (type == 0 || type == 2) {
+    // Reserved (4), then Address[1..n]: the last one is final.
+    const size_t count = size_t{length} / 2;
+    if (count == 0 || !r.skip(4 + (count - 1) * 16) || !r.read_bytes(16, &address)) {
+      return r.status().ok() ? Status(Errc::invalid_length, 1, "ipv6 routing header") : r.status();
+    }
+  } else if (type == 4) {
+    // Last Entry, Flags, Tag, then Segment List[0] (the final segment) first.
+    if (!r.skip(4) || !r.read_bytes(16, &address)) return r.status().with_field("ipv6 segment routing header");
+  } else {
+    return Status(Errc::unsupported_header, 2, "ipv6 routing type");
+  }
+  *final_destination = IpAddress::from_bytes(address).value();
+  return Status::success();
+}
+
 }  // namespace ipsec::wire
