@@ -26,6 +26,7 @@
 #include "ipsec/crypto/suites.hpp"
 #include "ipsec/crypto/transform_ids.hpp"
 #include "ipsec/crypto/x509.hpp"
+#include "ipsec/esp/ah.hpp"
 #include "ipsec/esp/esp.hpp"
 #include "ipsec/esp/replay_window.hpp"
 #include "ipsec/esp/sa.hpp"

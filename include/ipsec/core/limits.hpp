@@ -43,9 +43,11 @@ inline constexpr uint32_t kMaxReplayWindow = 4096;
 // the packet kept on the stack, so only packets up to this size are picked.
 inline constexpr size_t kMaxEsnResyncPacket = 2048;
 // Headroom seal() needs in front of the inner packet: outer IPv6 header
-// (40) + UDP (8) + ESP header (8) + IV (16), rounded up; tailroom it needs
-// behind: padding (up to 255) + pad length + next header + ICV (32).
-inline constexpr size_t kEspMaxHeadroom = 80;
+// (40) + UDP (8) + ESP header (8) + IV (16) = 72 for ESP, outer IPv6 (40) +
+// AH with HMAC-SHA2-512-256 padded to 64 bits (48) = 88 for AH, rounded up;
+// tailroom it needs behind: padding (up to 255) + pad length + next header +
+// ICV (32).
+inline constexpr size_t kEspMaxHeadroom = 96;
 inline constexpr size_t kEspMaxTailroom = 256 + 2 + 32;
 
 }  // namespace ipsec::limits
