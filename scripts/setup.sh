@@ -10,6 +10,7 @@ packages=(
   libsodium-dev libmbedtls-dev doctest-dev libbenchmark-dev
   clang libclang-rt-14-dev llvm   # fuzz preset: clang, libFuzzer, llvm-symbolizer
   clang-format git
+  python3-scapy python3-cryptography tshark   # tests/interop: ESP/AH against Scapy and tshark
 )
 
 missing=()
