@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// demo: the foundation of an IKEv2/ESP tunnel, end to end, in one process.
+// demo: both ends of one IKE SA and one ESP tunnel, in one process.
 //
-// Two parties ("initiator" and "responder") do what IKEv2 and ESP do with
-// the crypto layer, on public API only: a Curve25519 key exchange, SKEYSEED
-// and the seven IKE SA keys (RFC 7296 2.13-2.14), an Ed25519 signature over
-// the initiator's signed octets (RFC 8420), then child SA keys from SK_d and
-// a thousand packets each way sealed and opened in place with AES-256-GCM in
-// the RFC 4303/4106 framing (SPI | sequence | IV | payload | ICV) inside a
-// packet buffer with headroom and tailroom. No key is printed.
+// Two gateways ("initiator" and "responder") do what IKEv2 and ESP do, on the
+// public API only: a Curve25519 key exchange, SKEYSEED and the IKE SA keys
+// (RFC 7296 2.13-2.14), an Ed25519 signature over the initiator's signed
+// octets (RFC 8420), child SA keys from SK_d (2.17), then ESP tunnel-mode
+// SAs (AES-256-GCM, ESN, UDP encapsulation on port 4500) carrying a
+// thousand packets each way in place in host buffers, with a tampered and a
+// replayed packet dropped. No key is printed.
 //
-// The IKEv2 engine and the ESP module are later issues; when they land this
-// demo becomes two peers negotiating over an in-memory link.
+// The IKEv2 engine is a later issue; when it lands this demo becomes two
+// peers negotiating over an in-memory link.
 #include <ipsec/ipsec.hpp>
 
 #include <array>
@@ -83,30 +83,26 @@ IkeKeys derive_ike_keys(Provider& provider, PrfId prf_id, ByteView ni, ByteView 
   return k;
 }
 
-// seal_packet: ESP-style framing around the packet already in `pb`:
-// push SPI | seq | IV, put ICV, encrypt the payload in place.
-Status seal_packet(Aead& aead, uint32_t spi, uint64_t seq, PacketBuffer& pb) {
-  const size_t payload = pb.size();
-  auto header = pb.push(16);
-  if (!header) return header.status();
-  ByteWriter w(*header);
-  w.put_u32(spi);
-  w.put_u32(static_cast<uint32_t>(seq));
-  w.put_u64(seq);  // RFC 4106 3.1: the IV may be the sequence number
-  auto icv = pb.put(aead.icv_size());
-  if (!icv) return icv.status();
-  const MutableByteView all = pb.data();
-  return aead.seal(all.subspan(8, 8), all.first(8), all.subspan(16, payload), *icv);
-}
-
-Status open_packet(Aead& aead, PacketBuffer& pb) {
-  const MutableByteView all = pb.data();
-  if (all.size() < 16 + aead.icv_size()) return Errc::truncated;
-  const size_t payload = all.size() - 16 - aead.icv_size();
-  IPSEC_TRY(aead.open(all.subspan(8, 8), all.first(8), all.subspan(16, payload), all.last(aead.icv_size())));
-  if (auto h = pb.pull(16); !h) return h.status();
-  if (auto t = pb.trim(aead.icv_size()); !t) return t.status();
-  return Status::success();
+// udp_packet: an IPv4 UDP datagram of `size` octets in all, as a host reads
+// it from its TUN device (checksum valid; UDP checksum 0, allowed over IPv4).
+std::vector<uint8_t> udp_packet(const IpAddress& src, const IpAddress& dst, size_t size, uint8_t fill) {
+  std::vector<uint8_t> p(size, fill);
+  ByteWriter w(p);
+  w.put_u8(0x45);
+  w.put_u8(0);
+  w.put_u16(static_cast<uint16_t>(size));
+  w.put_u32(0x00004000);  // id 0, DF
+  w.put_u8(64);
+  w.put_u8(17);
+  const auto checksum = w.reserve_u16();
+  w.put_bytes(src.bytes());
+  w.put_bytes(dst.bytes());
+  w.patch(checksum, wire::internet_checksum(w.written()));
+  w.put_u16(40000);
+  w.put_u16(9);
+  w.put_u16(static_cast<uint16_t>(size - 20));
+  w.put_u16(0);
+  return p;
 }
 
 }  // namespace
@@ -114,7 +110,7 @@ Status open_packet(Aead& aead, PacketBuffer& pb) {
 int main() {
   DefaultProvider provider;
   SystemRng rng;
-  std::printf("ipsec demo: the crypto layer of one IKE SA and one ESP SA, both ends in one process\n\n");
+  std::printf("ipsec demo: both ends of one IKE SA and one ESP tunnel, in one process\n\n");
 
   // 1. Key exchange (IKE_SA_INIT: KEi, KEr).
   auto t0 = Clock::now();
@@ -175,42 +171,86 @@ int main() {
     return km;
   };
   SecretBytes km_i = child_keys(keys_i), km_r = child_keys(keys_r);
-  // The initiator's outbound SA uses the first half of KEYMAT, the responder's the second.
-  auto out_i = take(provider.make_aead(EncrId::aes_gcm_16, 256, km_i.view().first(keymat)), "SA i->r");
-  auto in_r = take(provider.make_aead(EncrId::aes_gcm_16, 256, km_r.view().first(keymat)), "SA i->r");
-  auto out_r = take(provider.make_aead(EncrId::aes_gcm_16, 256, km_r.view().last(keymat)), "SA r->i");
-  auto in_i = take(provider.make_aead(EncrId::aes_gcm_16, 256, km_i.view().last(keymat)), "SA r->i");
+  // Tunnel mode between two gateways, ESP in UDP on port 4500 (RFC 3948).
+  // The initiator-to-responder SA takes the first half of KEYMAT.
+  const IpAddress gw_i = *IpAddress::parse("192.0.2.1"), gw_r = *IpAddress::parse("198.51.100.2");
+  auto sa_config = [&](uint32_t spi, const IpAddress& local, const IpAddress& remote, ByteView child_key) {
+    esp::SaConfig c;
+    c.spi = spi;
+    c.mode = esp::Mode::tunnel;
+    c.encr = EncrId::aes_gcm_16;
+    c.encr_key_bits = 256;
+    c.encr_keymat = child_key;
+    c.esn = true;
+    c.tunnel = esp::TunnelConfig{local, remote};
+    c.udp = esp::UdpEncapsulation{4500, 4500};
+    return c;
+  };
+  auto out_i =
+      take(esp::OutboundSa::create(sa_config(0xc0ffee01, gw_i, gw_r, km_i.view().first(keymat)), provider),
+           "SA i->r");
+  auto in_r =
+      take(esp::InboundSa::create(sa_config(0xc0ffee01, gw_r, gw_i, km_r.view().first(keymat)), provider),
+           "SA i->r");
+  auto out_r =
+      take(esp::OutboundSa::create(sa_config(0xc0ffee02, gw_r, gw_i, km_r.view().last(keymat)), provider),
+           "SA r->i");
+  auto in_i =
+      take(esp::InboundSa::create(sa_config(0xc0ffee02, gw_i, gw_r, km_i.view().last(keymat)), provider),
+           "SA r->i");
 
-  constexpr size_t kPackets = 1000, kPayload = 1400, kHeadroom = 64, kTailroom = 64;
-  std::vector<uint8_t> storage(kHeadroom + kPayload + kTailroom);
-  size_t bytes = 0;
+  constexpr size_t kPackets = 1000, kPacketSize = 1400;
+  constexpr size_t kHeadroom = limits::kEspMaxHeadroom, kTailroom = limits::kEspMaxTailroom;
+  const IpAddress host_a = *IpAddress::parse("10.1.1.1"), host_b = *IpAddress::parse("10.2.2.2");
+  std::vector<uint8_t> storage(kHeadroom + kPacketSize + kTailroom);
+  std::vector<uint8_t> captured;  // the last packet as it crossed the wire, for the replay check
+  size_t bytes = 0, wire_bytes = 0;
   t0 = Clock::now();
-  for (uint64_t seq = 1; seq <= kPackets; ++seq) {
+  for (size_t n = 0; n < kPackets; ++n) {
     for (int direction = 0; direction < 2; ++direction) {
-      Aead& sender = direction == 0 ? *out_i : *out_r;
-      Aead& receiver = direction == 0 ? *in_r : *in_i;
-      for (size_t i = 0; i < kPayload; ++i) storage[kHeadroom + i] = static_cast<uint8_t>(i + seq);
-      PacketBuffer pb = take(PacketBuffer::over(storage, kHeadroom, kPayload), "packet buffer");
-      check(seal_packet(sender, direction == 0 ? 0xc0ffee01 : 0xc0ffee02, seq, pb), "seal");
-      check(open_packet(receiver, pb), "open");
-      if (pb.size() != kPayload || pb.data()[7] != static_cast<uint8_t>(7 + seq)) {
-        fail("round trip", Errc::integrity_check_failed);
-      }
-      bytes += kPayload;
+      esp::OutboundSa& sender = direction == 0 ? *out_i : *out_r;
+      esp::InboundSa& receiver = direction == 0 ? *in_r : *in_i;
+      const auto packet = direction == 0 ? udp_packet(host_a, host_b, kPacketSize, static_cast<uint8_t>(n))
+                                         : udp_packet(host_b, host_a, kPacketSize, static_cast<uint8_t>(n));
+      std::copy(packet.begin(), packet.end(), storage.begin() + kHeadroom);
+      PacketBuffer pb = take(PacketBuffer::over(storage, kHeadroom, kPacketSize), "packet buffer");
+      const esp::SealInfo sealed = take(esp::seal(sender, pb), "seal");
+      wire_bytes += pb.size();
+      if (n == kPackets - 1 && direction == 0) captured.assign(pb.data().begin(), pb.data().end());
+      // The receiving host reads the UDP payload (the ESP packet) from its socket.
+      (void)pb.pull(sealed.esp_offset);
+      take(esp::open_esp(receiver, pb), "open");
+      if (!equal_bytes(pb.data(), packet)) fail("round trip", Errc::integrity_check_failed);
+      bytes += kPacketSize;
     }
   }
   const double esp_us = micros_since(t0);
-  // A packet altered in flight is rejected and its plaintext never released.
-  PacketBuffer pb = take(PacketBuffer::over(storage, kHeadroom, kPayload), "packet buffer");
-  check(seal_packet(*out_i, 0xc0ffee01, kPackets + 1, pb), "seal");
-  pb.data()[40] ^= 0x01;
-  const Status tampered = open_packet(*in_r, pb);
-  std::snprintf(text, sizeof text, "%zu x %zu bytes each way sealed and opened in place", kPackets, kPayload);
+  // A packet altered in flight is rejected and its plaintext never released;
+  // one replayed from the wire is dropped.
+  const auto fresh = udp_packet(host_a, host_b, kPacketSize, 0xaa);
+  std::copy(fresh.begin(), fresh.end(), storage.begin() + kHeadroom);
+  PacketBuffer pb = take(PacketBuffer::over(storage, kHeadroom, kPacketSize), "packet buffer");
+  take(esp::seal(*out_i, pb), "seal");
+  pb.data()[pb.size() / 2] ^= 0x01;
+  const Status tampered = esp::open(*in_r, pb).status();
+  std::copy(captured.begin(), captured.end(), storage.begin() + kHeadroom);
+  pb = take(PacketBuffer::over(storage, kHeadroom, captured.size()), "packet buffer");
+  const Status replayed = esp::open(*in_r, pb).status();
+  std::snprintf(text, sizeof text, "ESP-in-UDP tunnel, ESN: %zu x %zu-byte packets each way", kPackets,
+                kPacketSize);
   row("4. ESP traffic", "ENCR_AES_GCM_16 256", text, esp_us);
-  std::printf("%-16s %-22s %.2f Gbit/s, %.0f ns per packet (%s); a flipped bit in flight: %s\n", "", "",
+  std::printf("%-16s %-22s %.2f Gbit/s, %.0f ns per packet (%s), %zu bytes on the wire\n", "", "",
               static_cast<double>(bytes) * 8 / (esp_us * 1000), esp_us * 1000 / (2 * kPackets),
-              out_i->backend(), tampered.name().data());
-  if (tampered != Errc::integrity_check_failed || forged != Errc::bad_signature) return 1;
+              out_i->transforms().aead->backend(), wire_bytes);
+  std::printf("%-16s %-22s a flipped bit in flight: %s; a replayed packet: %s\n", "", "",
+              tampered.name().data(), replayed.name().data());
+  std::printf("%-16s %-22s responder counters: %llu packets, %llu bytes, %llu auth failures, %llu replays\n",
+              "", "", static_cast<unsigned long long>(in_r->counters().packets),
+              static_cast<unsigned long long>(in_r->counters().bytes),
+              static_cast<unsigned long long>(in_r->counters().auth_failures),
+              static_cast<unsigned long long>(in_r->counters().replay_drops));
+  if (tampered != Errc::integrity_check_failed || replayed != Errc::replayed) return 1;
+  if (forged != Errc::bad_signature) return 1;
   std::printf("\nall checks passed\n");
   return 0;
 }
