@@ -68,12 +68,14 @@ struct OpenResult {
 };
 
 // seal: protect the IP packet in pb. Errors: lifetime_expired,
-// sequence_overflow (rekey), no_headroom / no_tailroom, truncated or
-// unexpected_protocol (pb does not hold an IP packet, or in transport mode
-// one with next header 59, which would read as a dummy packet),
-// unsupported_header (transport mode on a fragment), invalid_length (an IP length field larger
-// than the buffer or smaller than the header). Octets after the packet's
-// own length (link padding) are dropped, not protected.
+// sequence_overflow (rekey), no_headroom / no_tailroom, truncated (shorter
+// than its IP header or its length field), unexpected_protocol (not IP, or
+// in transport mode a packet with next header 59, which would read as a
+// dummy), unsupported_header (transport mode on a fragment), invalid_length
+// (a length field smaller than the header; a result over 64 KiB). Octets
+// after the packet's own length (link padding) are dropped, not protected.
+// Refusals happen before pb changes or a sequence number is spent (a
+// failing crypto backend aside).
 [[nodiscard]] Result<SealInfo> seal(OutboundSa& sa, PacketBuffer& pb) noexcept;
 // seal_dummy: an ESP dummy packet (next header 59, RFC 4303 2.6) of
 // `length` payload octets in an empty buffer, for traffic flow confidentiality.
@@ -108,35 +110,25 @@ inline constexpr uint8_t kNextHeaderNone = 59;  // dummy packet, RFC 4303 2.6
 // ip_packet_length: the length of the IP packet at the front of `packet`
 // by its own length field (RFC 791 total length, RFC 8200 40 + payload
 // length). seal protects that packet (RFC 4303 2.3); what follows it in the
-// buffer (link-layer padding) is not part of it. Errors: truncated (shorter
-// than the fixed header), unexpected_protocol (neither IPv4 nor IPv6),
-// invalid_length (a length field shorter than the header or longer than the
-// buffer; an RFC 2675 jumbogram).
+// buffer (link-layer padding) is not part of it. Errors: those of the IPv4
+// and IPv6 header parsers (truncated: the length field claims more than the
+// buffer holds; invalid_length: less than the header), unexpected_protocol
+// (neither IPv4 nor IPv6), invalid_length for an RFC 2675 jumbogram.
 [[nodiscard]] inline Result<size_t> ip_packet_length(ByteView packet) noexcept {
   if (packet.empty()) return Status(Errc::truncated, 0, "ip header");
   if ((packet[0] >> 4) == 4) {
-    if (packet.size() < wire::Ipv4Header::kMinSize) {
-      return Status(Errc::truncated, static_cast<uint32_t>(packet.size()), "ipv4 header");
-    }
-    const size_t ihl = size_t{packet[0] & 0x0fu} * 4;
-    const size_t total = load_be16(packet.subspan<2, 2>());
-    if (ihl < wire::Ipv4Header::kMinSize) return Status(Errc::invalid_length, 0, "ipv4 ihl");
-    if (total < ihl || total > packet.size()) return Status(Errc::invalid_length, 2, "ipv4 total length");
-    return total;
+    auto h = ipv4_fields(packet);
+    if (!h) return h.status();
+    return size_t{h->total_length};
   }
   if ((packet[0] >> 4) == 6) {
-    if (packet.size() < wire::Ipv6Header::kSize) {
-      return Status(Errc::truncated, static_cast<uint32_t>(packet.size()), "ipv6 header");
-    }
-    const size_t payload = load_be16(packet.subspan<4, 2>());
-    if (payload == 0 && packet[6] == static_cast<uint8_t>(wire::IpProtocol::hop_by_hop) &&
+    auto h = ipv6_fields(packet);
+    if (!h) return h.status();
+    if (h->payload_length == 0 && h->next_header == wire::IpProtocol::hop_by_hop &&
         packet.size() > wire::Ipv6Header::kSize) {
       return Status(Errc::invalid_length, 4, "ipv6 jumbogram");  // RFC 2675: not supported
     }
-    if (wire::Ipv6Header::kSize + payload > packet.size()) {
-      return Status(Errc::invalid_length, 4, "ipv6 payload length");
-    }
-    return wire::Ipv6Header::kSize + payload;
+    return wire::Ipv6Header::kSize + h->payload_length;
   }
   return Status(Errc::unexpected_protocol, 0, "ip version");
 }
@@ -148,7 +140,7 @@ inline constexpr uint8_t kNextHeaderNone = 59;  // dummy packet, RFC 4303 2.6
 struct TransportSplit {
   IpFamily family = IpFamily::v4;
   IpAddress source, destination;
-  ByteView routing_header;  // IPv6: the last routing header kept in front (a view into the packet)
+  ByteView routing_header;       // IPv6: the last routing header kept in front (a view into the packet)
   size_t header_size = 0;        // octets kept in front of ESP
   size_t next_header_field = 0;  // offset of the field that will say 50/51/17
   uint8_t next_header = 0;       // the protocol ESP/AH will protect
@@ -649,7 +641,8 @@ inline Result<SealInfo> seal(OutboundSa& sa, PacketBuffer& pb) noexcept {
     if (!split) return split.status();
     if (split->next_header == detail::kNextHeaderNone) {
       // RFC 4303 2.6: next header 59 marks a dummy packet, which the peer drops.
-      return Status(Errc::unexpected_protocol, static_cast<uint32_t>(split->next_header_field), "no next header");
+      return Status(Errc::unexpected_protocol, static_cast<uint32_t>(split->next_header_field),
+                    "no next header");
     }
     if (c.udp && !split->routing_header.empty()) {
       // The UDP checksum covers the final destination (RFC 8200 8.1).
