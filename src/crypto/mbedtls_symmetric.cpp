@@ -195,8 +195,8 @@ class MbedtlsChachaPoly final : public Aead {
     IPSEC_TRY(check_aead_args(iv, icv.size(), 16));
     const auto nonce = make_nonce(salt_, iv);
     CallContext call(ctx_);
-    const int rc = mbedtls_chachapoly_auth_decrypt(&call.ctx, data.size(), nonce.data(), aad.data(), aad.size(),
-                                                   icv.data(), data.data(), data.data());
+    const int rc = mbedtls_chachapoly_auth_decrypt(&call.ctx, data.size(), nonce.data(), aad.data(),
+                                                   aad.size(), icv.data(), data.data(), data.data());
     if (rc == 0) return Status::success();
     secure_zero(data);
     return rc == MBEDTLS_ERR_CHACHAPOLY_AUTH_FAILED ? Errc::integrity_check_failed

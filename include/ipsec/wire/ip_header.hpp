@@ -299,7 +299,8 @@ class Ipv6ExtensionWalker {
     }
   } else if (type == 4) {
     // Last Entry, Flags, Tag, then Segment List[0] (the final segment) first.
-    if (!r.skip(4) || !r.read_bytes(16, &address)) return r.status().with_field("ipv6 segment routing header");
+    if (!r.skip(4) || !r.read_bytes(16, &address))
+      return r.status().with_field("ipv6 segment routing header");
   } else {
     return Status(Errc::unsupported_header, 2, "ipv6 routing type");
   }
