@@ -367,7 +367,7 @@ struct EspLayout {
                         esn && t.gmac ? esn_room(pb) : MutableByteView());
 }
 
-// finish_outer: push the outer headers of a tunnel-mode packet (and the UDP
+// push_outer: push the outer headers of a tunnel-mode packet (and the UDP
 // header), pb holding [SPI .. ICV]; returns the ESP offset.
 [[nodiscard]] inline Result<size_t> push_outer(OutboundSa& sa, PacketBuffer& pb, const InnerInfo& inner,
                                                uint8_t protocol) noexcept {
@@ -601,6 +601,31 @@ inline Status esp_open_resync(InboundSa& sa, PacketBuffer& pb, const EspLayout& 
   return Status::success();
 }
 
+// open_payload: esp_decap, then drop dummy packets (RFC 4303 2.6: next
+// header 59), which are authentic and counted but carry nothing.
+[[nodiscard]] inline Result<Decapped> open_payload(InboundSa& sa, PacketBuffer& pb) noexcept {
+  auto d = esp_decap(sa, pb);
+  if (d && d->next_header == kNextHeaderNone) {
+    ++sa.mutable_counters().dummy_packets;
+    return Errc::dummy_packet;
+  }
+  return d;
+}
+
+// open_tunnel: pb starts at the ESP header of a tunnel-mode SA; leaves the
+// inner packet.
+[[nodiscard]] inline Result<OpenInfo> open_tunnel(InboundSa& sa, PacketBuffer& pb,
+                                                  uint8_t outer_ecn) noexcept {
+  auto d = open_payload(sa, pb);
+  if (!d) return d.status();
+  IPSEC_TRY(finish_tunnel(sa, pb, d->next_header, outer_ecn));
+  OpenInfo info;
+  info.sequence = d->seq;
+  info.next_header = d->next_header;
+  info.soft_limit_reached = sa.account(pb.size());
+  return info;
+}
+
 }  // namespace detail
 
 // AH lives in its own header; seal/open dispatch to it by the SA's protocol.
@@ -711,18 +736,7 @@ inline Result<OpenInfo> open_esp(InboundSa& sa, PacketBuffer& pb, uint8_t outer_
   const SaConfig& c = sa.config();
   if (c.protocol != SecurityProtocol::esp || c.mode != Mode::tunnel) return Errc::invalid_argument;
   if (sa.hard_limit_reached()) return Errc::lifetime_expired;
-  auto d = detail::esp_decap(sa, pb);
-  if (!d) return d.status();
-  OpenInfo info;
-  info.sequence = d->seq;
-  info.next_header = d->next_header;
-  if (d->next_header == detail::kNextHeaderNone) {
-    ++sa.mutable_counters().dummy_packets;
-    return Errc::dummy_packet;
-  }
-  IPSEC_TRY(detail::finish_tunnel(sa, pb, d->next_header, outer_ecn & 0x03));
-  info.soft_limit_reached = sa.account(pb.size());
-  return info;
+  return detail::open_tunnel(sa, pb, outer_ecn & 0x03);
 }
 
 inline Result<OpenInfo> open(InboundSa& sa, PacketBuffer& pb) noexcept {
@@ -734,27 +748,10 @@ inline Result<OpenInfo> open(InboundSa& sa, PacketBuffer& pb) noexcept {
     return outer.status();
   }
   (void)pb.pull(outer->protected_offset);
-  if (sa.config().mode == Mode::tunnel) {
-    auto d = detail::esp_decap(sa, pb);
-    if (!d) return d.status();
-    OpenInfo info;
-    info.sequence = d->seq;
-    info.next_header = d->next_header;
-    if (d->next_header == detail::kNextHeaderNone) {
-      ++sa.mutable_counters().dummy_packets;
-      return Errc::dummy_packet;
-    }
-    IPSEC_TRY(detail::finish_tunnel(sa, pb, d->next_header, outer->ecn));
-    info.soft_limit_reached = sa.account(pb.size());
-    return info;
-  }
+  if (sa.config().mode == Mode::tunnel) return detail::open_tunnel(sa, pb, outer->ecn);
   const size_t iv = sa.transforms().iv_size;
-  auto d = detail::esp_decap(sa, pb);
+  auto d = detail::open_payload(sa, pb);
   if (!d) return d.status();
-  if (d->next_header == detail::kNextHeaderNone) {
-    ++sa.mutable_counters().dummy_packets;
-    return Errc::dummy_packet;
-  }
   // Bring the IP header back in front of the payload: it sits before the
   // [UDP |] ESP | IV octets that decapsulation pulled.
   const size_t header = outer->split.header_size;
@@ -763,10 +760,7 @@ inline Result<OpenInfo> open(InboundSa& sa, PacketBuffer& pb) noexcept {
   const MutableByteView moved = pb.data();
   std::copy_backward(moved.begin(), moved.begin() + static_cast<std::ptrdiff_t>(header),
                      moved.begin() + static_cast<std::ptrdiff_t>(gap + header));  // to higher addresses
-  (void)pb.pull(gap);
-  if (pb.size() > 0xffff + (outer->split.family == IpFamily::v6 ? wire::Ipv6Header::kSize : 0)) {
-    return Errc::invalid_length;
-  }
+  (void)pb.pull(gap);  // the packet only shrank: its length fields still fit
   detail::fix_transport_header(pb.data(), outer->split, d->next_header);
   OpenInfo info;
   info.sequence = d->seq;
