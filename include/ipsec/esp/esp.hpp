@@ -40,6 +40,7 @@
 #include "ipsec/bytes/reader.hpp"
 #include "ipsec/core/limits.hpp"
 #include "ipsec/core/result.hpp"
+#include "ipsec/esp/nat_checksum.hpp"
 #include "ipsec/esp/sa.hpp"
 #include "ipsec/esp/tunnel.hpp"
 #include "ipsec/wire/ip_header.hpp"
@@ -762,6 +763,13 @@ inline Result<OpenInfo> open(InboundSa& sa, PacketBuffer& pb) noexcept {
                      moved.begin() + static_cast<std::ptrdiff_t>(gap + header));  // to higher addresses
   (void)pb.pull(gap);  // the packet only shrank: its length fields still fit
   detail::fix_transport_header(pb.data(), outer->split, d->next_header);
+  const SaConfig& c = sa.config();
+  if (outer->udp && (c.nat_original_source || c.nat_original_destination)) {
+    // RFC 3948 3.1.2: the peer's checksums cover its pre-NAT addresses.
+    (void)detail::fix_nat_checksum(pb.data(), header, d->next_header,
+                                   c.nat_original_source ? &*c.nat_original_source : nullptr,
+                                   c.nat_original_destination ? &*c.nat_original_destination : nullptr);
+  }
   OpenInfo info;
   info.sequence = d->seq;
   info.next_header = d->next_header;

@@ -52,6 +52,9 @@ struct TunnelConfig {
 struct UdpEncapsulation {
   uint16_t local_port = 4500;
   uint16_t remote_port = 4500;
+  // Over IPv6 the UDP checksum is computed (RFC 8200 8.1); a host whose
+  // tunnels qualify for RFC 6935/6936 zero-checksum UDP may opt out.
+  bool zero_checksum_ipv6 = false;
 };
 
 // Byte and packet limits (RFC 4301 4.4.2.1). 0 means none. Crossing a soft
@@ -84,6 +87,11 @@ struct SaConfig {
   uint32_t esn_resync_attempts = 4;
   std::optional<TunnelConfig> tunnel;  // required in tunnel mode
   std::optional<UdpEncapsulation> udp;
+  // Inbound transport mode over UDP through a NAT (RFC 3948 3.1.2): the
+  // peer's original addresses (from NAT-OA), used to fix the inner TCP/UDP
+  // checksums for the translated ones the packet arrives with.
+  std::optional<IpAddress> nat_original_source;       // the peer's own address, pre-NAT
+  std::optional<IpAddress> nat_original_destination;  // our address as the peer knows it
   TrafficLimits limits;
   // Outbound ESP tunnel mode: Traffic Flow Confidentiality padding (RFC 4303
   // 2.7) extends every inner packet shorter than this to this many octets.

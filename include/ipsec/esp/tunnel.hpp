@@ -191,7 +191,8 @@ inline void write_ipv6_header(MutableByteView out, uint8_t traffic_class, uint16
 
 // write_udp_header: RFC 768 header; the checksum is 0 over IPv4 (RFC 3948
 // 3.1.1 allows it) and computed over IPv6, where 0 is not allowed
-// (RFC 8200 8.1), once the datagram behind the header is complete.
+// (RFC 8200 8.1) unless the SA opted into RFC 6935/6936, once the datagram
+// behind the header is complete.
 inline void write_udp_header(MutableByteView udp_and_payload, const UdpEncapsulation& ports,
                              const IpAddress* ipv6_src, const IpAddress* ipv6_dst) noexcept {
   ByteWriter w(udp_and_payload.first(kUdpHeaderSize));
@@ -199,7 +200,9 @@ inline void write_udp_header(MutableByteView udp_and_payload, const UdpEncapsula
   w.put_u16(ports.remote_port);
   w.put_u16(static_cast<uint16_t>(udp_and_payload.size()));
   const auto checksum = w.reserve_u16();
-  if (ipv6_src != nullptr) w.patch(checksum, udp_checksum_ipv6(*ipv6_src, *ipv6_dst, udp_and_payload));
+  if (ipv6_src != nullptr && !ports.zero_checksum_ipv6) {
+    w.patch(checksum, udp_checksum_ipv6(*ipv6_src, *ipv6_dst, udp_and_payload));
+  }
 }
 
 // set_inner_ecn: rewrite the ECN field of an inner IPv4 or IPv6 header in
