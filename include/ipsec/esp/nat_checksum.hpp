@@ -37,12 +37,14 @@ namespace ipsec::esp::detail {
 // `next_header`. original_source / original_destination: the addresses the
 // peer used (NAT-OA, RFC 7296 / RFC 3947), or nullptr when that address was
 // not translated. Only TCP and UDP carry a pseudo-header checksum; a UDP
-// checksum of zero over IPv4 means "none" and stays. Returns whether the
-// packet was long enough to hold the checksum.
+// checksum of zero means "none" (RFC 768; over IPv6 only under RFC 6935)
+// and stays. Returns whether the packet was long enough to hold its IP
+// addresses and the checksum.
 [[nodiscard]] inline bool fix_nat_checksum(MutableByteView packet, size_t l4_offset, uint8_t next_header,
                                            const IpAddress* original_source,
                                            const IpAddress* original_destination) noexcept {
   const bool v4 = !packet.empty() && (packet[0] >> 4) == 4;
+  if (packet.size() < (v4 ? wire::Ipv4Header::kMinSize : wire::Ipv6Header::kSize)) return false;
   size_t field = 0;
   if (next_header == static_cast<uint8_t>(wire::IpProtocol::tcp)) {
     field = l4_offset + 16;  // RFC 9293 3.1
@@ -55,7 +57,7 @@ namespace ipsec::esp::detail {
   const MutableByteView slot = packet.subspan(field, 2);
   uint16_t checksum = load_be16(slot.first<2>());
   const bool udp = next_header == static_cast<uint8_t>(wire::IpProtocol::udp);
-  if (udp && v4 && checksum == 0) return true;
+  if (udp && checksum == 0) return true;
   const size_t addr = v4 ? 4 : 16;
   const ByteView received_source = ByteView(packet).subspan(v4 ? 12 : 8, addr);
   const ByteView received_destination = ByteView(packet).subspan(v4 ? 16 : 24, addr);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// IKE and ESP over TCP (RFC 8229, updated by RFC 9329): the stream starts
+// IKE and ESP over TCP (RFC 8229, obsoleted by RFC 9329): the stream starts
 // with the prefix "IKETCP" from the initiator (section 4), then every message
 // is a 16-bit length (counting itself) followed by either an IKE message
 // behind the non-ESP marker or an ESP packet (section 3):
@@ -33,17 +33,18 @@ inline constexpr size_t kTcpLengthSize = 2;
 inline constexpr size_t kTcpMaxMessage = 0xffff - kTcpLengthSize;
 
 struct TcpMessage {
-  NattKind kind = NattKind::esp;  // ike or esp; keepalives are not sent over TCP
-  ByteView message;               // IKE message without its marker, or the ESP packet
+  // ike or esp; keepalive only from classify_tcp_message (the decoder drops them).
+  NattKind kind = NattKind::esp;
+  ByteView message;  // IKE message without its marker, or the ESP packet; empty for a keepalive
 };
 
-// classify_tcp_message: the body of one length-framed message. As on UDP
-// 4500 (RFC 8229 3), but a NAT-keepalive is an error: over TCP the
-// connection itself is kept alive.
+// classify_tcp_message: the body of one length-framed message, as on UDP
+// 4500 (RFC 8229 3). A NAT-keepalive (the one octet 0xFF behind a length of
+// 3) should not be sent over TCP, but a receiver must drop it silently and
+// not treat it as an error (RFC 8229 6, RFC 9329 6): kind keepalive.
 [[nodiscard]] inline Result<TcpMessage> classify_tcp_message(ByteView body) noexcept {
   auto p = classify_udp4500(body);
   if (!p) return p.status();
-  if (p->kind == NattKind::keepalive) return Status(Errc::invalid_value, 0, "nat-keepalive over tcp");
   return TcpMessage{p->kind, p->message};
 }
 
@@ -71,11 +72,13 @@ class TcpStreamDecoder {
   // message is whole, and return it; std::nullopt once *input is used up
   // without completing one (call again with the next read). The message is
   // valid until the next call. A message that lies wholly inside *input is
-  // returned without copying. Errors are final for the connection (its
-  // framing is lost; close it): invalid_value (a wrong stream prefix; a
-  // keepalive), invalid_length (a length below the smallest message or
-  // above max_message), truncated (an IKE or ESP header cut short inside a
-  // message). status() repeats the error; offsets count from the stream's start.
+  // returned without copying. NAT-keepalives are skipped silently (RFC 8229
+  // 6; counted in keepalives_dropped()). Errors are final for the connection
+  // (its framing is lost; close it): invalid_value (a wrong stream prefix; a
+  // one-octet message other than 0xFF), invalid_length (a length below the
+  // smallest message, other than a keepalive's 3, or above max_message),
+  // truncated (an IKE header cut short inside a message). status() repeats
+  // the error; offsets count from the stream's start.
   [[nodiscard]] Result<std::optional<TcpMessage>> next(ByteView* input) noexcept {
     if (!status_.ok()) return status_;
     while (prefix_left_ > 0) {
@@ -86,48 +89,59 @@ class TcpStreamDecoder {
       advance(input, 1);
       --prefix_left_;
     }
-    while (length_have_ < kTcpLengthSize) {
-      if (input->empty()) return std::optional<TcpMessage>();
-      length_bytes_[length_have_++] = (*input)[0];
-      advance(input, 1);
-      if (length_have_ == kTcpLengthSize) {
-        const size_t length = load_be16(length_bytes_);
-        // RFC 8229 3: the length counts itself; what follows must hold at
-        // least an ESP header (or the non-ESP marker and an IKE header).
-        if (length < kTcpLengthSize + kEspMinHeaderSize || length - kTcpLengthSize > max_message_) {
-          return fail(
-              Status(Errc::invalid_length, static_cast<uint32_t>(consumed_ - kTcpLengthSize), "tcp length"));
+    for (;;) {
+      while (length_have_ < kTcpLengthSize) {
+        if (input->empty()) return std::optional<TcpMessage>();
+        length_bytes_[length_have_++] = (*input)[0];
+        advance(input, 1);
+        if (length_have_ == kTcpLengthSize) {
+          const size_t length = load_be16(length_bytes_);
+          // RFC 8229 3: the length counts itself; what follows must hold at
+          // least an ESP header (or the non-ESP marker and an IKE header),
+          // or be a one-octet NAT-keepalive (section 6).
+          const bool keepalive = length == kTcpLengthSize + 1;
+          if ((!keepalive && length < kTcpLengthSize + kEspMinHeaderSize) ||
+              length - kTcpLengthSize > max_message_) {
+            return fail(Status(Errc::invalid_length, static_cast<uint32_t>(consumed_ - kTcpLengthSize),
+                               "tcp length"));
+          }
+          body_size_ = length - kTcpLengthSize;
+          body_have_ = 0;
         }
-        body_size_ = length - kTcpLengthSize;
-        body_have_ = 0;
       }
-    }
-    const uint32_t body_offset = static_cast<uint32_t>(consumed_ - body_have_);
-    ByteView body;
-    if (body_have_ == 0 && input->size() >= body_size_) {
-      body = input->first(body_size_);  // whole in this read: no copy
-      advance(input, body_size_);
-    } else {
-      const size_t take = std::min(body_size_ - body_have_, input->size());
-      if (take > 0) {
-        std::copy_n(input->begin(), take,
-                    MutableByteView(buffer_.get(), max_message_).subspan(body_have_).begin());
+      const uint32_t body_offset = static_cast<uint32_t>(consumed_ - body_have_);
+      ByteView body;
+      if (body_have_ == 0 && input->size() >= body_size_) {
+        body = input->first(body_size_);  // whole in this read: no copy
+        advance(input, body_size_);
+      } else {
+        const size_t take = std::min(body_size_ - body_have_, input->size());
+        if (take > 0) {
+          std::copy_n(input->begin(), take,
+                      MutableByteView(buffer_.get(), max_message_).subspan(body_have_).begin());
+        }
+        body_have_ += take;
+        advance(input, take);
+        if (body_have_ < body_size_) return std::optional<TcpMessage>();
+        body = ByteView(buffer_.get(), body_size_);
       }
-      body_have_ += take;
-      advance(input, take);
-      if (body_have_ < body_size_) return std::optional<TcpMessage>();
-      body = ByteView(buffer_.get(), body_size_);
+      length_have_ = 0;
+      body_have_ = 0;
+      auto m = classify_tcp_message(body);
+      if (!m) return fail(Status(m.error(), body_offset + m.status().offset(), m.status().field()));
+      if (m->kind == NattKind::keepalive) {
+        ++keepalives_dropped_;  // RFC 8229 6: dropped silently
+        continue;
+      }
+      return std::optional<TcpMessage>(*m);
     }
-    length_have_ = 0;
-    body_have_ = 0;
-    auto m = classify_tcp_message(body);
-    if (!m) return fail(Status(m.error(), body_offset + m.status().offset(), m.status().field()));
-    return std::optional<TcpMessage>(*m);
   }
 
   [[nodiscard]] Status status() const noexcept { return status_; }
   // consumed: octets of the stream taken so far.
   [[nodiscard]] uint64_t consumed() const noexcept { return consumed_; }
+  // keepalives_dropped: NAT-keepalives skipped so far.
+  [[nodiscard]] uint64_t keepalives_dropped() const noexcept { return keepalives_dropped_; }
 
  private:
   Status fail(Status s) noexcept {
@@ -147,6 +161,7 @@ class TcpStreamDecoder {
   size_t body_size_ = 0;
   size_t body_have_ = 0;
   uint64_t consumed_ = 0;
+  uint64_t keepalives_dropped_ = 0;
   Status status_;
 };
 
