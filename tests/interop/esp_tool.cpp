@@ -5,6 +5,20 @@
 //
 //   esp_tool seal [options] IN.pcap OUT.pcap   plaintext IP packets -> protected datagrams
 //   esp_tool open [options] IN.pcap OUT.pcap   protected datagrams -> decapsulated packets
+//   esp_tool natt-udp [options] ITEM... IN.pcap OUT.txt
+//       what a UDP port 4500 socket sends (RFC 3948), one datagram per ITEM:
+//       --esp seals the next packet of IN.pcap (needs --udp; the whole IP |
+//       UDP | ESP datagram is written), --ike HEX frames an IKE message
+//       behind the non-ESP marker, --keepalive is a NAT-keepalive (both
+//       written as UDP payloads). Every payload is run through
+//       classify_udp4500, which must see what was sent. OUT.txt has a line
+//       per item: "esp OFFSET HEX" (the datagram; the UDP payload starts at
+//       OFFSET), "ike 0 HEX" or "keepalive 0 HEX" (the payload).
+//   esp_tool tcp-stream [options] [--prefix] ITEM... IN.pcap OUT.bin
+//       one direction of an RFC 8229 TCP stream: "IKETCP" with --prefix,
+//       then the ITEMs (--esp: the ESP packet of the next packet of IN.pcap
+//       sealed; --ike HEX), length-framed by the encoders. TcpStreamDecoder
+//       must read the stream back as the same messages. OUT.bin: the stream.
 //
 // Options:
 //   --proto esp|ah            security protocol (esp)
@@ -32,7 +46,10 @@
 //
 // open reports every packet on stderr ("packet N: ok seq=S" or
 // "packet N: <error> ..."), writes the packets that opened, and exits 1 when
-// any did not. Exit 2: usage or file errors.
+// any did not. natt-udp and tcp-stream exit 1 when a seal fails or the
+// classifier or decoder disagrees with what was sent. Exit 2: usage or file
+// errors.
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdint>
@@ -42,6 +59,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ipsec/core/ip.hpp"
@@ -50,6 +68,8 @@
 #include "ipsec/crypto/transform_ids.hpp"
 #include "ipsec/esp/esp.hpp"
 #include "ipsec/esp/sa.hpp"
+#include "ipsec/wire/natt.hpp"
+#include "ipsec/wire/tcp_framing.hpp"
 
 namespace {
 
@@ -286,8 +306,19 @@ bool parse_id(std::string_view s, Id* id) {
   return false;
 }
 
+enum class Command : uint8_t { seal, open, natt_udp, tcp_stream };
+
+// Item: one message of natt-udp / tcp-stream, in command-line order.
+struct Item {
+  ipsec::wire::NattKind kind = ipsec::wire::NattKind::esp;
+  Bytes ike;  // the IKE message (kind ike)
+};
+
 struct Options {
-  bool seal = true;
+  Command command = Command::seal;
+  bool seal = true;  // outbound SA (seal, natt-udp, tcp-stream)
+  std::vector<Item> items;
+  bool prefix = false;  // tcp-stream: start with "IKETCP"
   ipsec::esp::SaConfig config;
   Bytes encr_key, integ_key;
   uint64_t first_seq = 1;
@@ -302,7 +333,9 @@ void usage() {
       "usage: esp_tool seal|open [--proto esp|ah] [--mode tunnel|transport] --spi N\n"
       "         [--encr NAME|ID] [--encr-bits N] [--encr-key HEX] [--integ NAME|ID] [--integ-key HEX]\n"
       "         [--esn] [--seq N] [--local ADDR --remote ADDR] [--udp SPORT:DPORT]\n"
-      "         [--replay-window N] [--tfc N] [--provider default|sodium|mbedtls] IN.pcap OUT.pcap\n",
+      "         [--replay-window N] [--tfc N] [--provider default|sodium|mbedtls] IN.pcap OUT.pcap\n"
+      "       esp_tool natt-udp [options] (--esp|--ike HEX|--keepalive)... IN.pcap OUT.txt\n"
+      "       esp_tool tcp-stream [options] [--prefix] (--esp|--ike HEX)... IN.pcap OUT.bin\n",
       stderr);
 }
 
@@ -310,9 +343,14 @@ bool parse_options(int argc, char** argv, Options* o) {
   if (argc < 2) return false;
   const std::string_view cmd = argv[1];
   if (cmd == "seal") {
-    o->seal = true;
+    o->command = Command::seal;
   } else if (cmd == "open") {
+    o->command = Command::open;
     o->seal = false;
+  } else if (cmd == "natt-udp") {
+    o->command = Command::natt_udp;
+  } else if (cmd == "tcp-stream") {
+    o->command = Command::tcp_stream;
   } else {
     std::fprintf(stderr, "esp_tool: unknown command %s\n", argv[1]);
     return false;
@@ -326,6 +364,19 @@ bool parse_options(int argc, char** argv, Options* o) {
     const std::string_view a = argv[i];
     if (a == "--esn") {
       c.esn = true;
+      continue;
+    }
+    const bool framing = o->command == Command::natt_udp || o->command == Command::tcp_stream;
+    if (framing && a == "--esp") {
+      o->items.push_back(Item{ipsec::wire::NattKind::esp, {}});
+      continue;
+    }
+    if (o->command == Command::natt_udp && a == "--keepalive") {
+      o->items.push_back(Item{ipsec::wire::NattKind::keepalive, {}});
+      continue;
+    }
+    if (o->command == Command::tcp_stream && a == "--prefix") {
+      o->prefix = true;
       continue;
     }
     if (!a.starts_with("--")) {
@@ -390,6 +441,10 @@ bool parse_options(int argc, char** argv, Options* o) {
     } else if (a == "--tfc") {
       ok = parse_u64(v, &n) && n <= 0xffff;
       c.tfc_pad_to = static_cast<uint16_t>(n);
+    } else if (framing && a == "--ike") {
+      Item item{ipsec::wire::NattKind::ike, {}};
+      ok = parse_hex(v, &item.ike);
+      o->items.push_back(std::move(item));
     } else if (a == "--provider") {
       o->provider = std::string(v);
       ok = v == "default" || v == "sodium" || v == "mbedtls";
@@ -408,6 +463,15 @@ bool parse_options(int argc, char** argv, Options* o) {
   }
   if (positional.size() != 2) {
     std::fputs("esp_tool: need IN.pcap and OUT.pcap\n", stderr);
+    return false;
+  }
+  if (o->command == Command::natt_udp && !c.udp) {
+    std::fputs("esp_tool: natt-udp needs --udp\n", stderr);
+    return false;
+  }
+  if ((o->command == Command::natt_udp || o->command == Command::tcp_stream) &&
+      c.protocol != ipsec::esp::SecurityProtocol::esp) {
+    std::fputs("esp_tool: natt-udp and tcp-stream carry ESP only\n", stderr);
     return false;
   }
   o->in = positional[0];
@@ -459,9 +523,234 @@ struct Buffer {
   }
 };
 
+// ---- NAT traversal framing (RFC 3948, RFC 8229) -------------------------------------------
+
+std::string hex(ByteView b) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(2 * b.size());
+  for (const uint8_t v : b) {
+    s.push_back(kDigits[v >> 4]);
+    s.push_back(kDigits[v & 15]);
+  }
+  return s;
+}
+
+bool write_bytes(const char* path, ByteView bytes) {
+  FILE* f = std::fopen(path, "wb");
+  if (!f) {
+    std::fprintf(stderr, "esp_tool: cannot write %s\n", path);
+    return false;
+  }
+  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  const bool closed = std::fclose(f) == 0;
+  if (!ok || !closed) std::fprintf(stderr, "esp_tool: error writing %s\n", path);
+  return ok && closed;
+}
+
+// Sealer: the --esp items: seals the input packets one after the other.
+class Sealer {
+ public:
+  Sealer(const Options& o, std::vector<Packet> packets) : o_(o), packets_(std::move(packets)) {}
+
+  bool init() {
+    provider_ = make_provider(o_.provider);
+    auto sa = ipsec::esp::OutboundSa::create(o_.config, *provider_);
+    if (!sa) {
+      print_status("esp_tool: outbound SA", sa.status());
+      return false;
+    }
+    sa_ = std::move(*sa);
+    sa_->set_sequence(o_.first_seq - 1);
+    return true;
+  }
+
+  // next: the next input packet sealed (the whole datagram) and where its
+  // ESP header starts; nullopt (reported) when there is none or seal fails.
+  std::optional<std::pair<Bytes, size_t>> next() {
+    if (next_ == packets_.size()) {
+      std::fputs("esp_tool: more --esp items than packets in the input\n", stderr);
+      return std::nullopt;
+    }
+    const size_t i = next_++;
+    Buffer buf(packets_[i].data, o_.config.tfc_pad_to);
+    auto r = ipsec::esp::seal(*sa_, buf.pb);
+    if (!r) {
+      std::fprintf(stderr, "packet %zu: ", i + 1);
+      print_status("seal", r.status());
+      return std::nullopt;
+    }
+    std::fprintf(stderr, "packet %zu: ok seq=%llu esp_offset=%zu size=%zu\n", i + 1,
+                 static_cast<unsigned long long>(r->sequence), r->esp_offset, buf.pb.size());
+    return std::make_pair(Bytes(buf.pb.data().begin(), buf.pb.data().end()), r->esp_offset);
+  }
+
+  // all_used: every input packet became an --esp item.
+  [[nodiscard]] bool all_used() const {
+    if (next_ == packets_.size()) return true;
+    std::fprintf(stderr, "esp_tool: %zu input packets but %zu --esp items\n", packets_.size(), next_);
+    return false;
+  }
+
+ private:
+  const Options& o_;
+  std::vector<Packet> packets_;
+  std::unique_ptr<ipsec::crypto::Provider> provider_;
+  std::unique_ptr<ipsec::esp::OutboundSa> sa_;
+  size_t next_ = 0;
+};
+
+// check_classified: classify_udp4500 saw what was sent.
+bool check_classified(size_t index, ByteView payload, ipsec::wire::NattKind kind, ByteView message) {
+  auto c = ipsec::wire::classify_udp4500(payload);
+  if (!c) {
+    std::fprintf(stderr, "item %zu: ", index + 1);
+    print_status("classify_udp4500", c.status());
+    return false;
+  }
+  const bool same_view =
+      c->message.size() == message.size() && (message.empty() || ipsec::equal_bytes(c->message, message));
+  if (c->kind != kind || !same_view) {
+    const std::string_view got = ipsec::wire::to_string(c->kind), want = ipsec::wire::to_string(kind);
+    std::fprintf(stderr, "item %zu: classify_udp4500 says %.*s (%zu octets), sent %.*s (%zu octets)\n",
+                 index + 1, static_cast<int>(got.size()), got.data(), c->message.size(),
+                 static_cast<int>(want.size()), want.data(), message.size());
+    return false;
+  }
+  return true;
+}
+
+int run_natt_udp(const Options& o, std::vector<Packet> packets) {
+  Sealer sealer(o, std::move(packets));
+  if (!sealer.init()) return 2;
+  std::string out;
+  bool ok = true;
+  for (size_t i = 0; i < o.items.size(); ++i) {
+    const Item& item = o.items[i];
+    std::string_view name = ipsec::wire::to_string(item.kind);
+    switch (item.kind) {
+      case ipsec::wire::NattKind::esp: {
+        auto sealed = sealer.next();
+        if (!sealed) return 1;
+        const auto& [datagram, esp_offset] = *sealed;
+        const ByteView payload = ByteView(datagram).subspan(esp_offset);
+        ok = check_classified(i, payload, item.kind, payload) && ok;
+        out += std::string(name) + " " + std::to_string(esp_offset) + " " + hex(datagram) + "\n";
+        break;
+      }
+      case ipsec::wire::NattKind::ike: {
+        Bytes payload(ipsec::wire::kNonEspMarkerSize + item.ike.size());
+        ipsec::ByteWriter w(payload);
+        ipsec::wire::frame_ike_udp4500(w, item.ike);
+        if (!w.ok() || w.size() != payload.size()) {
+          std::fprintf(stderr, "item %zu: ", i + 1);
+          print_status("frame_ike_udp4500", w.status());
+          return 1;
+        }
+        ok = check_classified(i, payload, item.kind, item.ike) && ok;
+        out += std::string(name) + " 0 " + hex(payload) + "\n";
+        break;
+      }
+      case ipsec::wire::NattKind::keepalive: {
+        const ByteView payload = ipsec::wire::nat_keepalive();
+        ok = check_classified(i, payload, item.kind, {}) && ok;
+        out += std::string(name) + " 0 " + hex(payload) + "\n";
+        break;
+      }
+    }
+  }
+  if (!sealer.all_used()) return 2;
+  if (!write_bytes(o.out, ByteView(reinterpret_cast<const uint8_t*>(out.data()), out.size()))) return 2;
+  std::fprintf(stderr, "esp_tool: natt-udp: %zu datagrams%s\n", o.items.size(),
+               ok ? "" : " (the classifier disagreed)");
+  return ok ? 0 : 1;
+}
+
+int run_tcp_stream(const Options& o, std::vector<Packet> packets) {
+  Sealer sealer(o, std::move(packets));
+  if (!sealer.init()) return 2;
+  // Messages as sent: kind and body (the ESP packet, or the IKE message).
+  std::vector<std::pair<ipsec::wire::NattKind, Bytes>> sent;
+  for (const Item& item : o.items) {
+    if (item.kind == ipsec::wire::NattKind::esp) {
+      auto sealed = sealer.next();
+      if (!sealed) return 1;
+      const auto& [datagram, esp_offset] = *sealed;
+      sent.emplace_back(item.kind,
+                        Bytes(datagram.begin() + static_cast<std::ptrdiff_t>(esp_offset), datagram.end()));
+    } else {
+      sent.emplace_back(item.kind, item.ike);
+    }
+  }
+  if (!sealer.all_used()) return 2;
+  size_t total = o.prefix ? ipsec::wire::kTcpStreamPrefix.size() : 0;
+  for (const auto& [kind, body] : sent) {
+    total += ipsec::wire::kTcpLengthSize + body.size() +
+             (kind == ipsec::wire::NattKind::ike ? ipsec::wire::kNonEspMarkerSize : 0);
+  }
+  Bytes stream(total);
+  ipsec::ByteWriter w(stream);
+  if (o.prefix) ipsec::wire::encode_tcp_prefix(w);
+  for (const auto& [kind, body] : sent) {
+    if (kind == ipsec::wire::NattKind::ike) {
+      ipsec::wire::encode_tcp_ike(w, body);
+    } else {
+      ipsec::wire::encode_tcp_esp(w, body);
+    }
+  }
+  if (!w.ok() || w.size() != total) {
+    print_status("esp_tool: tcp-stream encoder",
+                 w.ok() ? ipsec::Status(ipsec::Errc::invalid_length) : w.status());
+    return 1;
+  }
+
+  // The decoder must read back what was sent, whole and one octet at a time.
+  bool ok = true;
+  for (const size_t chunk : {stream.size(), size_t{1}}) {
+    auto d = ipsec::wire::TcpStreamDecoder::make(o.prefix);
+    if (!d) {
+      print_status("esp_tool: TcpStreamDecoder", d.status());
+      return 2;
+    }
+    size_t got = 0;
+    for (size_t at = 0; at < stream.size() && ok; at += chunk) {
+      ByteView input = ByteView(stream).subspan(at, std::min(chunk, stream.size() - at));
+      while (ok) {
+        auto m = d->next(&input);
+        if (!m) {
+          print_status("esp_tool: TcpStreamDecoder", m.status());
+          ok = false;
+        } else if (!*m) {
+          break;
+        } else if (got >= sent.size() || (*m)->kind != sent[got].first ||
+                   !ipsec::equal_bytes((*m)->message, sent[got].second)) {
+          std::fprintf(stderr, "esp_tool: TcpStreamDecoder: message %zu differs (chunks of %zu)\n", got + 1,
+                       chunk);
+          ok = false;
+        } else {
+          ++got;
+        }
+      }
+    }
+    if (ok && (got != sent.size() || d->consumed() != stream.size())) {
+      std::fprintf(stderr, "esp_tool: TcpStreamDecoder: %zu of %zu messages (chunks of %zu)\n", got,
+                   sent.size(), chunk);
+      ok = false;
+    }
+  }
+  if (!write_bytes(o.out, stream)) return 2;
+  size_t ike = 0;
+  for (const auto& m : sent) ike += m.first == ipsec::wire::NattKind::ike;
+  std::fprintf(stderr, "esp_tool: tcp-stream: %zu octets, %zu IKE and %zu ESP messages%s\n", stream.size(),
+               ike, sent.size() - ike, ok ? "" : " (the decoder disagreed)");
+  return ok ? 0 : 1;
+}
+
 int run(const Options& o) {
   std::vector<Packet> packets;
   if (!read_pcap(o.in, &packets)) return 2;
+  if (o.command == Command::natt_udp) return run_natt_udp(o, std::move(packets));
+  if (o.command == Command::tcp_stream) return run_tcp_stream(o, std::move(packets));
   auto provider = make_provider(o.provider);
   std::vector<Packet> out;
   int failures = 0;
