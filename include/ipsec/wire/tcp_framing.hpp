@@ -85,7 +85,7 @@ class TcpStreamDecoder {
       if (input->empty()) return std::optional<TcpMessage>();
       const uint8_t want = kTcpStreamPrefix[kTcpStreamPrefix.size() - prefix_left_];
       if ((*input)[0] != want)
-        return fail(Status(Errc::invalid_value, static_cast<uint32_t>(consumed_), "IKETCP prefix"));
+        return fail(Status(Errc::invalid_value, stream_offset(consumed_), "IKETCP prefix"));
       advance(input, 1);
       --prefix_left_;
     }
@@ -102,14 +102,14 @@ class TcpStreamDecoder {
           const bool keepalive = length == kTcpLengthSize + 1;
           if ((!keepalive && length < kTcpLengthSize + kEspMinHeaderSize) ||
               length - kTcpLengthSize > max_message_) {
-            return fail(Status(Errc::invalid_length, static_cast<uint32_t>(consumed_ - kTcpLengthSize),
-                               "tcp length"));
+            return fail(
+                Status(Errc::invalid_length, stream_offset(consumed_ - kTcpLengthSize), "tcp length"));
           }
           body_size_ = length - kTcpLengthSize;
           body_have_ = 0;
         }
       }
-      const uint32_t body_offset = static_cast<uint32_t>(consumed_ - body_have_);
+      const uint64_t body_offset = consumed_ - body_have_;
       ByteView body;
       if (body_have_ == 0 && input->size() >= body_size_) {
         body = input->first(body_size_);  // whole in this read: no copy
@@ -128,7 +128,8 @@ class TcpStreamDecoder {
       length_have_ = 0;
       body_have_ = 0;
       auto m = classify_tcp_message(body);
-      if (!m) return fail(Status(m.error(), body_offset + m.status().offset(), m.status().field()));
+      if (!m)
+        return fail(Status(m.error(), stream_offset(body_offset + m.status().offset()), m.status().field()));
       if (m->kind == NattKind::keepalive) {
         ++keepalives_dropped_;  // RFC 8229 6: dropped silently
         continue;
@@ -144,6 +145,11 @@ class TcpStreamDecoder {
   [[nodiscard]] uint64_t keepalives_dropped() const noexcept { return keepalives_dropped_; }
 
  private:
+  // stream_offset: a stream position as a Status offset; a connection may
+  // outlive 4 GiB, and a saturated offset is better than a wrapped one.
+  [[nodiscard]] static uint32_t stream_offset(uint64_t at) noexcept {
+    return at < Status::kNoOffset ? static_cast<uint32_t>(at) : Status::kNoOffset - 1;
+  }
   Status fail(Status s) noexcept {
     status_ = s;
     return s;
