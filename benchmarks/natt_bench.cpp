@@ -87,10 +87,10 @@ std::vector<uint8_t> inner_packet(bool v6, size_t size) {
     ipsec::store_be16(s.subspan<4, 2>(), udp_length);
     p[6] = 17;
     p[7] = 64;
-    const auto src = IpAddress::parse("2001:db8:1::1").value().bytes();
-    const auto dst = IpAddress::parse("2001:db8:2::1").value().bytes();
-    std::copy(src.begin(), src.end(), p.begin() + 8);
-    std::copy(dst.begin(), dst.end(), p.begin() + 24);
+    const IpAddress src = IpAddress::parse("2001:db8:1::1").value();
+    const IpAddress dst = IpAddress::parse("2001:db8:2::1").value();
+    std::copy(src.bytes().begin(), src.bytes().end(), p.begin() + 8);
+    std::copy(dst.bytes().begin(), dst.bytes().end(), p.begin() + 24);
   } else {
     p[0] = 0x45;
     ipsec::store_be16(s.subspan<2, 2>(), static_cast<uint16_t>(size));

@@ -93,8 +93,10 @@ class IpAddress {
   [[nodiscard]] constexpr bool is_v4() const noexcept { return family_ == IpFamily::v4; }
   [[nodiscard]] constexpr bool is_v6() const noexcept { return family_ == IpFamily::v6; }
   [[nodiscard]] constexpr size_t size() const noexcept { return is_v4() ? kV4Size : kV6Size; }
-  // bytes: network order, 4 or 16 bytes.
-  [[nodiscard]] ByteView bytes() const noexcept { return ByteView(bytes_).first(size()); }
+  // bytes: network order, 4 or 16 bytes, a view into this object (so not
+  // available on a temporary, whose view would dangle).
+  [[nodiscard]] ByteView bytes() const& noexcept { return ByteView(bytes_).first(size()); }
+  ByteView bytes() const&& = delete;
   [[nodiscard]] constexpr uint8_t byte(size_t i) const noexcept { return bytes_[i]; }
   // format: RFC 5952 canonical text for IPv6, dotted quad for IPv4.
   [[nodiscard]] IpText to_text() const noexcept;
