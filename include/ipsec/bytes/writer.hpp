@@ -66,7 +66,9 @@ class ByteWriter {
   // output, say); empty when they do not fit (then the writer has failed).
   [[nodiscard]] MutableByteView put_span(size_t n) noexcept { return claim(n); }
 
-  // reserve_u16 / reserve_u32: a zeroed field to back-patch later.
+  // reserve_u8 / reserve_u16 / reserve_u32: a zeroed field to back-patch
+  // later (an IKE payload's Next Payload octet, a length).
+  [[nodiscard]] Slot reserve_u8() noexcept { return reserve(1); }
   [[nodiscard]] Slot reserve_u16() noexcept { return reserve(2); }
   [[nodiscard]] Slot reserve_u32() noexcept { return reserve(4); }
   // patch: write value into a reserved slot. A value too wide for the slot
@@ -81,6 +83,7 @@ class ByteWriter {
     if (slot.position + slot.width > storage_.size()) return;
     auto b = storage_.subspan(slot.position, slot.width);
     switch (slot.width) {
+      case 1: b[0] = static_cast<uint8_t>(value); break;
       case 2: store_be16(b.first<2>(), static_cast<uint16_t>(value)); break;
       case 4: store_be32(b.first<4>(), static_cast<uint32_t>(value)); break;
       default: IPSEC_ASSERT(false);

@@ -52,6 +52,10 @@ enum class Errc : uint16_t {
   unexpected_protocol = 206,  // not ESP/AH, or a tunnel payload that is not IP
   ecn_mismatch = 207,         // outer CE on a not-ECT inner packet (RFC 6040 4.2)
   unsupported_header = 208,   // a header this path does not handle (fragments, ...)
+
+  // IKEv2 messages (wire/ike_*).
+  unsupported_critical_payload = 300,  // unknown payload with the critical bit (RFC 7296 2.5)
+  payload_not_allowed = 301,           // a payload where the format forbids it (SK not last, ...)
 };
 
 // to_string: the stable name of a code, "unknown" for values not listed.
@@ -94,6 +98,8 @@ enum class Errc : uint16_t {
     case Errc::unexpected_protocol: return "unexpected_protocol";
     case Errc::ecn_mismatch: return "ecn_mismatch";
     case Errc::unsupported_header: return "unsupported_header";
+    case Errc::unsupported_critical_payload: return "unsupported_critical_payload";
+    case Errc::payload_not_allowed: return "payload_not_allowed";
   }
   return "unknown";
 }

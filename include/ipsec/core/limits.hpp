@@ -50,4 +50,34 @@ inline constexpr size_t kMaxEsnResyncPacket = 2048;
 inline constexpr size_t kEspMaxHeadroom = 96;
 inline constexpr size_t kEspMaxTailroom = 256 + 2 + 32;
 
+// IKEv2 messages (wire/ike_message.hpp). The parser allocates nothing; these
+// bound the work a hostile message can cause and the sizes later stages copy.
+// ParseLimits starts from them and may only lower them.
+// Payloads per message, outer and inner together (the parse keeps their
+// views in a fixed array of this size). A strongSwan IKE_AUTH carries about
+// a dozen; a certificate chain adds one per certificate.
+inline constexpr size_t kMaxIkePayloads = 64;
+// A whole message: UDP cannot carry more, RFC 8229 frames 16-bit lengths.
+inline constexpr size_t kMaxIkeMessageSize = 65535;
+// SA payload: proposals (numbered 1..255, RFC 7296 3.3.1), transforms per
+// proposal (a "propose everything" initiator sends a few dozen) and
+// attributes per transform (only Key Length is defined, 3.3.5).
+inline constexpr size_t kMaxProposals = 64;
+inline constexpr size_t kMaxTransformsPerProposal = 128;
+inline constexpr size_t kMaxTransformAttributes = 8;
+// Traffic selectors per TS payload (the count field allows 255).
+inline constexpr size_t kMaxTrafficSelectors = 64;
+// Configuration attributes per CP payload.
+inline constexpr size_t kMaxConfigAttributes = 128;
+// SPIs per Delete payload (the count field allows 65535).
+inline constexpr size_t kMaxDeleteSpis = 4096;
+// COOKIE notification data (RFC 7296 2.6: 1 to 64 octets).
+inline constexpr size_t kMaxCookieSize = 64;
+// IKE fragmentation (RFC 7383 2.6): fragments per message, bytes of one
+// reassembled message, and messages reassembled at once per IKE SA (the
+// peer's window: requests and responses in flight).
+inline constexpr size_t kMaxIkeFragments = 64;
+inline constexpr size_t kMaxReassembledSize = 65535;
+inline constexpr size_t kMaxPendingReassemblies = 4;
+
 }  // namespace ipsec::limits

@@ -16,13 +16,13 @@
 #include "ipsec/bytes/reader.hpp"
 #include "ipsec/bytes/writer.hpp"
 #include "ipsec/core/result.hpp"
+#include "ipsec/wire/ike_header.hpp"
 
 namespace ipsec::wire {
 
 inline constexpr uint16_t kNattPort = 4500;
 inline constexpr uint8_t kNattKeepalive = 0xff;
 inline constexpr size_t kNonEspMarkerSize = 4;
-inline constexpr size_t kIkeHeaderSize = 28;    // RFC 7296 3.1
 inline constexpr size_t kEspMinHeaderSize = 8;  // SPI, sequence number
 
 enum class NattKind : uint8_t { keepalive, ike, esp };
