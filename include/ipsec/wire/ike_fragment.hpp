@@ -196,7 +196,8 @@ class FragmentReassembler {
   std::array<Pending, limits::kMaxPendingReassemblies> pending_{};
 };
 
-// Fragmenter: splits a plaintext payload chain into SKF messages of at most
+// Fragmenter: splits a plaintext payload chain (which must outlive it: the
+// fragmenter keeps a view) into SKF messages of at most
 // max_message_size octets each (the IKE message; the host subtracts IP, UDP
 // and the non-ESP marker from its path MTU: RFC 7383 2.5.1 suggests 1280
 // octets of IPv6 or 576 of IPv4 datagram when the MTU is unknown).

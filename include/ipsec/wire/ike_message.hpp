@@ -41,6 +41,9 @@ class ParsedMessage {
   // unsupported_payload_type: when parsing failed with
   // unsupported_critical_payload, the type to name in the notify's data.
   uint8_t unsupported_payload_type = 0;
+  // decrypted: the SK payload was verified and opened (its inner payloads,
+  // if any, follow it marked `encrypted`).
+  bool decrypted = false;
 
   [[nodiscard]] std::span<const PayloadView> payloads() const noexcept { return {slots_.data(), count_}; }
   [[nodiscard]] size_t size() const noexcept { return count_; }
@@ -78,6 +81,7 @@ class ParsedMessage {
   void clear() noexcept {
     count_ = 0;
     unsupported_payload_type = 0;
+    decrypted = false;
   }
   // append: used by the chain parser; false when the array is full.
   [[nodiscard]] bool append(const PayloadView& p) noexcept {

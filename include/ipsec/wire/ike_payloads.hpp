@@ -644,6 +644,8 @@ struct DeletePayload {
     return Status(Errc::invalid_length, p.offset + 6, "delete.spis");
   return v;
 }
+// write_delete_body: the fields as given; spi_count and spi_size must
+// describe spis (decode_delete refuses a payload where they do not).
 inline void write_delete_body(ByteWriter& w, const DeletePayload& v) noexcept {
   w.put_u8(static_cast<uint8_t>(v.protocol));
   w.put_u8(v.spi_size);

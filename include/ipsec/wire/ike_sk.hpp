@@ -45,14 +45,16 @@ class SkTransform {
   // none); sk_e is the encryption key with its salt or nonce (RFC 5282 7.1:
   // 4 octets for GCM, 3 for CCM; RFC 7634: 4 for ChaCha20-Poly1305; RFC
   // 5930: 4 for CTR); integ and sk_a only for non-AEAD transforms (IntegId
-  // none and an empty key for AEAD). Errors: unsupported_algorithm (an AEAD
-  // with an integrity transform, or a cipher without one),
+  // none and an empty key for AEAD). Errors: unsupported_algorithm (NULL or
+  // GMAC, an AEAD with an integrity transform, a cipher without one),
   // invalid_key_length, and what the provider reports.
   [[nodiscard]] static Result<SkTransform> make(crypto::Provider& provider, crypto::EncrId encr,
                                                 uint16_t key_bits, crypto::IntegId integ, ByteView sk_e,
                                                 ByteView sk_a) noexcept {
     const auto info = crypto::encr_info(encr);
-    if (!info) return Errc::unsupported_algorithm;
+    // IKE messages are always encrypted: ENCR_NULL and the authentication-
+    // only GMAC are ESP transforms, not IKE ones (RFC 7296 3.3.2, RFC 4543).
+    if (!info || !info->confidential) return Errc::unsupported_algorithm;
     SkTransform t;
     if (info->aead) {
       if (integ != crypto::IntegId::none || !sk_a.empty()) return Errc::unsupported_algorithm;
@@ -63,7 +65,7 @@ class SkTransform {
       t.icv_size_ = t.aead_->icv_size();
       t.block_size_ = 1;
     } else {
-      if (integ == crypto::IntegId::none || !info->confidential) return Errc::unsupported_algorithm;
+      if (integ == crypto::IntegId::none) return Errc::unsupported_algorithm;
       auto cipher = provider.make_cipher(encr, key_bits, sk_e);
       if (!cipher) return cipher.status();
       auto mac = provider.make_integrity(integ, sk_a);
@@ -215,6 +217,7 @@ class SkTransform {
   const PayloadType first = sk->next;
   auto plain = keys.open(datagram, body_at);
   if (!plain) return plain.status();
+  msg.decrypted = true;
   return parse_payload_chain(first, *plain, static_cast<uint32_t>(body_at + keys.iv_size()), true, &msg, lim);
 }
 

@@ -141,9 +141,10 @@ inline void append_payload(MessageSummary& s, const PayloadView& p) noexcept {
 }  // namespace detail
 
 // summarize: the one-line form of a header and its payloads (outer, and
-// inner ones once opened).
-[[nodiscard]] inline MessageSummary summarize(const IkeHeader& h,
-                                              std::span<const PayloadView> payloads) noexcept {
+// inner ones once opened; `opened` says an SK payload was opened even if it
+// held no payloads, as in an INFORMATIONAL liveness check).
+[[nodiscard]] inline MessageSummary summarize(const IkeHeader& h, std::span<const PayloadView> payloads,
+                                              bool opened = false) noexcept {
   MessageSummary s;
   const std::string_view exchange = to_string(h.exchange);
   if (exchange == "unknown") {
@@ -156,7 +157,6 @@ inline void append_payload(MessageSummary& s, const PayloadView& p) noexcept {
   s.append(h.response() ? " response " : " request ");
   s.append_number(h.message_id);
   s.append(" [");
-  bool opened = false;
   for (const PayloadView& p : payloads) opened = opened || p.encrypted;
   for (const PayloadView& p : payloads) {
     if (opened && !p.encrypted && p.type == PayloadType::sk) continue;
@@ -168,7 +168,7 @@ inline void append_payload(MessageSummary& s, const PayloadView& p) noexcept {
 }
 
 [[nodiscard]] inline MessageSummary summarize(const ParsedMessage& m) noexcept {
-  return summarize(m.header, m.payloads());
+  return summarize(m.header, m.payloads(), m.decrypted);
 }
 
 }  // namespace ipsec::wire
