@@ -658,6 +658,9 @@ TEST_CASE("CP, EAP and SKF errors (3.15, 3.16, RFC 7383 2.5)") {
   check_error(err(PayloadType::eap, from_hex("07010004")), Errc::invalid_value, kBody);
   check_error(err(PayloadType::eap, from_hex("01010004")), Errc::invalid_length, 34);
   CHECK(err(PayloadType::eap, from_hex("03010004")).ok());
+  // ERP (RFC 6696) over IKEv2 (RFC 6867): EAP-Initiate/Re-auth-Start.
+  CHECK(err(PayloadType::eap, from_hex("05010006 0100")).ok());
+  check_error(err(PayloadType::eap, from_hex("06010004")), Errc::invalid_length, 34);
 
   check_error(err(PayloadType::skf, from_hex("0000 0001")), Errc::invalid_value, kBody);
   check_error(err(PayloadType::skf, from_hex("0002 0001")), Errc::invalid_value, kBody);

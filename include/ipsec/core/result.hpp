@@ -122,13 +122,16 @@ class [[nodiscard]] Result {
     IPSEC_ASSERT(has_value_);
     return storage_.value;
   }
-  [[nodiscard]] T&& value() && noexcept {
+  // On an rvalue Result the value is moved out, not referenced: a reference
+  // into a temporary would dangle past the full expression (a range-for
+  // over decode(...).value().items, say).
+  [[nodiscard]] T value() && noexcept(std::is_nothrow_move_constructible_v<T>) {
     IPSEC_ASSERT(has_value_);
     return std::move(storage_.value);
   }
   T& operator*() & noexcept { return value(); }
   const T& operator*() const& noexcept { return value(); }
-  T&& operator*() && noexcept { return std::move(*this).value(); }
+  T operator*() && noexcept(std::is_nothrow_move_constructible_v<T>) { return std::move(*this).value(); }
   T* operator->() noexcept { return &value(); }
   const T* operator->() const noexcept { return &value(); }
 

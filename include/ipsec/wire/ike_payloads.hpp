@@ -826,7 +826,7 @@ struct EapPayload {
 };
 // decode_eap: truncated; invalid_length when the EAP Length field is not the
 // payload's size or is below the code's minimum (4, or 5 with a Type);
-// invalid_value for codes other than 1 to 4.
+// invalid_value for codes other than 1 to 6.
 [[nodiscard]] inline Result<EapPayload> decode_eap(const PayloadView& p) noexcept {
   ByteReader r(p.body, p.offset + 4);
   uint8_t code = 0;
@@ -835,7 +835,10 @@ struct EapPayload {
   if (!r.read_u8(&code) || !r.read_u8(&v.identifier) || !r.read_u16(&length))
     return r.status().with_field("eap");
   v.code = static_cast<EapCode>(code);
-  const bool has_type = v.code == EapCode::request || v.code == EapCode::response;
+  // Request/Response (RFC 3748 4) and ERP's Initiate/Finish (RFC 6696 5,
+  // carried by IKEv2 per RFC 6867) have a Type; Success/Failure do not.
+  const bool has_type = v.code == EapCode::request || v.code == EapCode::response || v.code == EapCode::initiate ||
+                        v.code == EapCode::finish;
   if (!has_type && v.code != EapCode::success && v.code != EapCode::failure) {
     return Status(Errc::invalid_value, p.offset + 4, "eap.code");
   }
