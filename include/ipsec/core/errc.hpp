@@ -56,6 +56,13 @@ enum class Errc : uint16_t {
   // IKEv2 messages (wire/ike_*).
   unsupported_critical_payload = 300,  // unknown payload with the critical bit (RFC 7296 2.5)
   payload_not_allowed = 301,           // a payload where the format forbids it (SK not last, ...)
+
+  // Security databases and the datapath facade (sa/).
+  no_policy = 400,            // no SPD entry matches: discarded (RFC 4301 5.1, 5.2 default)
+  policy_discard = 401,       // the matching SPD entry says DISCARD
+  unknown_spi = 402,          // no SA for the SPI (RFC 4303 3.4.2: an auditable event)
+  selector_mismatch = 403,    // decrypted, but not traffic of that SA (RFC 4301 5.2)
+  unprotected_traffic = 404,  // arrived in the clear where policy requires IPsec
 };
 
 // to_string: the stable name of a code, "unknown" for values not listed.
@@ -100,6 +107,11 @@ enum class Errc : uint16_t {
     case Errc::unsupported_header: return "unsupported_header";
     case Errc::unsupported_critical_payload: return "unsupported_critical_payload";
     case Errc::payload_not_allowed: return "payload_not_allowed";
+    case Errc::no_policy: return "no_policy";
+    case Errc::policy_discard: return "policy_discard";
+    case Errc::unknown_spi: return "unknown_spi";
+    case Errc::selector_mismatch: return "selector_mismatch";
+    case Errc::unprotected_traffic: return "unprotected_traffic";
   }
   return "unknown";
 }

@@ -80,4 +80,20 @@ inline constexpr size_t kMaxIkeFragments = 64;
 inline constexpr size_t kMaxReassembledSize = 65535;
 inline constexpr size_t kMaxPendingReassemblies = 4;
 
+// Peer Authorization Database (sa/pad.hpp).
+// Entries in one PAD. Lookup is a first-match linear scan (as RFC 4301
+// 4.4.3.1 orders it), so this bounds the work one IKE_AUTH can cause; large
+// populations are written as group patterns ("@example.com", ".example.com")
+// with per-peer certificates, not one entry each.
+inline constexpr size_t kMaxPadEntries = 1024;
+// Child SA traffic selectors one entry may authorize (as many as one TS
+// payload may carry, kMaxTrafficSelectors).
+inline constexpr size_t kMaxPadChildSelectors = 64;
+// Trust anchors (the host's CA ids) one entry may name.
+inline constexpr size_t kMaxPadTrustAnchors = 16;
+// Bytes of an IdPattern's name, DN or key ID, and of a pre-shared key. A DER
+// DN of a dozen attributes fits in a few hundred octets.
+inline constexpr size_t kMaxIdPatternSize = 1024;
+inline constexpr size_t kMaxPskSize = 1024;
+
 }  // namespace ipsec::limits
