@@ -34,15 +34,11 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
+from interop_common import SKIP, Failure, check, missing as missing_tool
 
 
 def missing(what):
-    if os.environ.get("CI") == "true":
-        print(f"esp_interop: FAIL: {what} is missing and CI=true (scripts/setup.sh installs it)")
-        sys.exit(1)
-    print(f"esp_interop: SKIP: {what} is missing (run scripts/setup.sh to install it)")
-    sys.exit(SKIP)
+    missing_tool("esp_interop", what)
 
 
 try:
@@ -322,15 +318,6 @@ def build_cases():
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
 
 
 def read_pcap(path):

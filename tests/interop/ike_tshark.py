@@ -44,15 +44,11 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 
-SKIP = 77
+from interop_common import SKIP, Failure, check, missing as missing_tool
 
 
 def missing(what):
-    if os.environ.get("CI") == "true":
-        print(f"ike_tshark: FAIL: {what} is missing and CI=true (scripts/setup.sh installs it)")
-        sys.exit(1)
-    print(f"ike_tshark: SKIP: {what} is missing (run scripts/setup.sh to install it)")
-    sys.exit(SKIP)
+    missing_tool("ike_tshark", what)
 
 
 try:
@@ -69,15 +65,6 @@ LINKTYPE_RAW = 101
 HERE = os.path.dirname(os.path.abspath(__file__))
 CERT_FILE = os.path.join(HERE, "..", "data", "x509", "ec-leaf.der")
 INITIATOR, RESPONDER = "192.0.2.1", "198.51.100.2"
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
 
 
 # ---- what ike_tool puts in (mirrors tests/interop/ike_tool.cpp) -------------------------------

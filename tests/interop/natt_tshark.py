@@ -44,15 +44,11 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
+from interop_common import SKIP, Failure, check, missing as missing_tool
 
 
 def missing(what):
-    if os.environ.get("CI") == "true":
-        print(f"natt_tshark: FAIL: {what} is missing and CI=true (scripts/setup.sh installs it)")
-        sys.exit(1)
-    print(f"natt_tshark: SKIP: {what} is missing (run scripts/setup.sh to install it)")
-    sys.exit(SKIP)
+    missing_tool("natt_tshark", what)
 
 
 try:
@@ -81,15 +77,6 @@ IKE_SA_INIT, IKE_AUTH, INFORMATIONAL = 34, 35, 37
 PAYLOAD_NONE, PAYLOAD_NONCE, PAYLOAD_VENDOR_ID, PAYLOAD_SK = 0, 40, 43, 46
 FLAG_INITIATOR, FLAG_RESPONSE = 0x08, 0x20
 SPI_I, SPI_R = 0x0123456789ABCDEF, 0xFEDCBA9876543210
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
 
 
 def ike_message(exchange, flags, message_id, payloads, spi_r=SPI_R):
