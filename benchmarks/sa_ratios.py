@@ -7,10 +7,12 @@
     python3 benchmarks/sa_ratios.py sa.json [--stat min|median] [--markdown]
 
 Prints four tables:
-  - SAD: ns per lookup at each number of installed SAs (sad_lookup, its
-    raw_lookup floor, the 16-SPI burst, the dependent chains), the ratio of
-    the largest to the smallest table (target --sad-target, 1.5), and the
-    heap octets per SA (ESP SA, SAD entry, table slot; counters of the run);
+  - SAD: ns per lookup at each number of installed SAs (sad_lookup and the
+    dependent sad_lookup_chain, each beside its memory floors: one load at a
+    random index of n pointers, or of a 16-octet slot in an array as large as
+    the Sad's table; the 16-SPI burst), the ratio of the largest to the
+    smallest table (target --sad-target, 1.5), and the heap octets per SA
+    (ESP SA, SAD entry, table; counters of the run);
   - SPD: ns per lookup per shape and policy count, tuples, the first-match
     scan where it ran, and the ratio of the largest to the smallest (target
     --spd-target, 2.0);
@@ -97,15 +99,15 @@ def main():
     # SAD
     sizes = sorted({int(n.split("/")[1]) for n in figure if n.startswith("sad_lookup/")})
     if sizes:
-        kinds = ["sad_lookup", "raw_lookup", "raw_slot_lookup", "sad_lookup_burst16", "sad_lookup_chain",
-                 "raw_lookup_chain", "raw_slot_chain"]
+        kinds = ["sad_lookup", "floor_lookup", "floor_slot_lookup", "sad_lookup_chain", "floor_chain",
+                 "floor_slot_chain", "sad_lookup_burst16"]
         rows = [[f"{n:,}"] + [ns(get(f"{k}/{n}")) for k in kinds] for n in sizes]
         lo, hi = sizes[0], sizes[-1]
         ratio_row = [f"ratio {hi:,}/{lo:,}"]
         for k in kinds:
             a, b = get(f"{k}/{lo}"), get(f"{k}/{hi}")
             r = b / a if a and b else None
-            mark = " *" if k == "sad_lookup" and r is not None and r > args.sad_target else ""
+            mark = " *" if k.startswith("sad_lookup") and r is not None and r > args.sad_target else ""
             ratio_row.append("-" if r is None else f"{r:.2f}{mark}")
         rows.append(ratio_row)
         print(f"SAD lookup, ns per lookup (* = above {args.sad_target:.2f})")
@@ -113,11 +115,12 @@ def main():
         mem = []
         for n in sizes:
             c = counters.get(f"sad_lookup/{n}", {})
-            mem.append([f"{n:,}"] + [ns(c.get(k), 0) for k in
-                                     ["esp_sa_B", "sad_entry_B", "sad_table_B", "heap_B_per_sa", "rss_B_per_sa",
-                                      "build_s"]])
+            mem.append([f"{n:,}", ns(c.get("table_slots"), 0)] +
+                       [ns(c.get(k), 0) for k in ["esp_sa_B", "sad_entry_B", "sad_table_B", "heap_B_per_sa",
+                                                  "rss_B_per_sa"]] + [ns(c.get("build_s"), 2)])
         print("heap octets per installed inbound SA")
-        table(["SAs", "ESP SA", "SAD entry", "table slots", "heap total", "RSS", "build s"], mem, args.markdown, 1)
+        table(["SAs", "table slots", "ESP SA", "SAD entry", "SAD table", "heap total", "RSS", "build s"], mem,
+              args.markdown, 1)
 
     # SPD
     spd = sorted({(n.split("/")[1], int(n.split("/")[2])) for n in figure if n.startswith("spd_lookup/")},

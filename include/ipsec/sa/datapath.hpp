@@ -163,11 +163,10 @@ struct DatapathConfig {
 
 class Datapath {
  public:
-  // create: rng keys the SPI allocator. Errors: invalid_argument.
-  [[nodiscard]] static Result<std::unique_ptr<Datapath>> create(const DatapathConfig& config,
-                                                                crypto::Rng& rng) {
+  // create: Errors: invalid_argument (see Sad::create).
+  [[nodiscard]] static Result<std::unique_ptr<Datapath>> create(const DatapathConfig& config) {
     std::unique_ptr<Datapath> dp(new Datapath(config));
-    auto sad = Sad::create(config.sad, dp->epochs_, rng);
+    auto sad = Sad::create(config.sad, dp->epochs_);
     if (!sad) return sad.status();
     dp->sad_ = std::move(*sad);
     dp->acquire_sent_.reset(new std::atomic<bool>[config.sad.max_reqids]);
@@ -231,6 +230,13 @@ class Datapath {
     DatapathSnapshot s;
     s.outbound = snapshot_of(totals_[0]);
     s.inbound = snapshot_of(totals_[1]);
+    for (size_t w = 0; w < epochs_.workers(); ++w) {
+      for (size_t d = 0; d < 2; ++d) {
+        CounterSnapshot& c = d == 0 ? s.outbound : s.inbound;
+        c.packets += worker_totals_[w].packets[d].load(std::memory_order_relaxed);
+        c.bytes += worker_totals_[w].bytes[d].load(std::memory_order_relaxed);
+      }
+    }
     for (Direction d : {Direction::outbound, Direction::inbound}) {
       const PolicyTable* t = tables_[index(d)].load(std::memory_order_acquire);
       const auto policies = t->spd->policies();
@@ -268,7 +274,7 @@ class Datapath {
       case PolicyAction::bypass:
         r.verdict = Verdict::bypass;
         pc.pass(pb.size());
-        totals_[0].pass(pb.size());
+        pass_total(rs, Direction::outbound, pb.size());
         return r;
       case PolicyAction::protect: break;
     }
@@ -300,7 +306,7 @@ class Datapath {
         r.esp_offset = kind->offset;
         return r;
       case Classified::keepalive: r.verdict = Verdict::keepalive; return r;
-      case Classified::clear: return inbound_clear(pb, r);
+      case Classified::clear: return inbound_clear(rs, pb, r);
       case Classified::ipsec: break;
     }
     r.spi = kind->spi;
@@ -319,12 +325,13 @@ class Datapath {
       // RFC 4301 5.2 step 4: the decrypted packet must be traffic of the SA.
       auto sel = extract_selectors(pb.data());
       if (!sel) return drop(r, Direction::inbound, nullptr, sel.status());
-      if (!any_matches(e->binding.selectors, *sel, Direction::inbound)) {
+      if (!e->first_selector.matches(*sel, Direction::inbound) &&
+          !any_matches(e->binding.selectors, *sel, Direction::inbound)) {
         return drop(r, Direction::inbound, nullptr, Errc::selector_mismatch);
       }
     }
     r.verdict = Verdict::deliver;
-    totals_[1].pass(pb.size());
+    pass_total(rs, Direction::inbound, pb.size());
     return r;
   }
 
@@ -339,7 +346,16 @@ class Datapath {
     size_t offset = 0;
   };
 
-  explicit Datapath(const DatapathConfig& config) : epochs_(config.workers) {}
+  explicit Datapath(const DatapathConfig& config)
+      : epochs_(config.workers), worker_totals_(new WorkerTotals[epochs_.workers()]) {}
+
+  void pass_total(const ReadSection& rs, Direction d, size_t bytes) noexcept {
+    WorkerTotals& t = worker_totals_[rs.worker()];
+    std::atomic<uint64_t>& p = t.packets[index(d)];
+    std::atomic<uint64_t>& b = t.bytes[index(d)];
+    p.store(p.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    b.store(b.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
+  }
 
   static constexpr size_t index(Direction d) noexcept { return d == Direction::outbound ? 0 : 1; }
 
@@ -395,11 +411,11 @@ class Datapath {
     r.soft_limit_reached = sealed->soft_limit_reached;
     if (r.soft_limit_reached) sad_->note_limit(*e, kSoftLimitFlag);
     if (pc != nullptr) pc->pass(inner);
-    totals_[0].pass(inner);
+    pass_total(rs, Direction::outbound, inner);
     return r;
   }
 
-  DatapathResult inbound_clear(PacketBuffer& pb, DatapathResult& r) noexcept {
+  DatapathResult inbound_clear(const ReadSection& rs, PacketBuffer& pb, DatapathResult& r) noexcept {
     auto sel = extract_selectors(pb.data());
     if (!sel) return drop(r, Direction::inbound, nullptr, sel.status());
     const PolicyTable* table = tables_[1].load(std::memory_order_acquire);
@@ -411,7 +427,7 @@ class Datapath {
       case PolicyAction::bypass:
         r.verdict = Verdict::bypass;
         pc.pass(pb.size());
-        totals_[1].pass(pb.size());
+        pass_total(rs, Direction::inbound, pb.size());
         return r;
       case PolicyAction::discard: return drop(r, Direction::inbound, &pc, Errc::policy_discard);
       case PolicyAction::protect: return drop(r, Direction::inbound, &pc, Errc::unprotected_traffic);
@@ -492,7 +508,14 @@ class Datapath {
   std::unique_ptr<Sad> sad_;
   std::array<std::atomic<PolicyTable*>, 2> tables_{};
   std::array<std::unordered_map<uint32_t, Counters*>, 2> policy_counters_;
-  std::array<Counters, 2> totals_{};
+  std::array<Counters, 2> totals_{};  // drops; passes are per worker
+  // WorkerTotals: packets and bytes passed, written only by their worker
+  // (a plain load and store, no locked instruction), read by snapshot().
+  struct alignas(64) WorkerTotals {
+    std::array<std::atomic<uint64_t>, 2> packets{};
+    std::array<std::atomic<uint64_t>, 2> bytes{};
+  };
+  std::unique_ptr<WorkerTotals[]> worker_totals_;
   std::unique_ptr<std::atomic<bool>[]> acquire_sent_;
 };
 

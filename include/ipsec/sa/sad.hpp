@@ -3,12 +3,12 @@
 // found by SPI for inbound packets and by reqid (the policy's link to its
 // SAs) for outbound ones, with their traffic selectors and lifetimes.
 //
-// Inbound SPIs are allocated here: SPI = P(index), where P is a keyed
-// permutation of the 32-bit space (a four-round Feistel network keyed from
-// the host's Rng) and index a slot of a fixed table. SPIs therefore never
-// collide, do not reveal how many SAs exist or which comes next, and a
-// lookup is one inverse permutation and one array load. SPIs chosen
-// elsewhere (static keying) live in a small separate table.
+// Inbound SPIs are allocated here, drawn from the host's Rng (so they do
+// not reveal how many SAs exist or which comes next) and checked against
+// every SPI in use or reserved, so they never collide. The inbound table is
+// open addressing with the SPI stored in the slot beside its SA: a lookup is
+// one multiply and, almost always, one cache line. SPIs chosen elsewhere
+// (static keying) go into the same table.
 //
 // Concurrency: datapath workers look SAs up inside a ReadSection (no lock);
 // one control thread installs and removes them. A replaced or removed SA is
@@ -22,7 +22,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -61,9 +60,12 @@ inline constexpr uint8_t kSoftLimitFlag = 1;
 inline constexpr uint8_t kHardLimitFlag = 2;
 
 struct InboundEntry {
-  uint32_t spi = 0;  // sa->spi(), kept here so a lookup touches one object
+  uint32_t spi = 0;
   std::unique_ptr<esp::InboundSa> sa;
   SaBinding binding;
+  // The first of binding.selectors, kept inline: the inbound check of most
+  // SAs (one selector pair) reads no other memory.
+  Selector first_selector;
   Timestamp installed;
   uint64_t serial = 0;
   std::atomic<uint8_t> limit_flags{0};
@@ -104,52 +106,12 @@ class SaEventSink {
 };
 
 struct SadConfig {
-  size_t max_inbound = 65536;   // SAs with SPIs allocated here
-  size_t max_manual = 1024;     // inbound SAs with SPIs chosen elsewhere
-  uint32_t max_reqids = 65536;  // reqids 1..max_reqids-1
+  // Inbound SAs: installed, or with an SPI reserved for a negotiation. The
+  // table takes 32 octets per SA (16-octet slots, at most half full),
+  // allocated up front.
+  size_t max_inbound = 4096;
+  uint32_t max_reqids = 4096;  // outbound: reqids 1..max_reqids-1, 8 octets each
 };
-
-namespace detail {
-[[nodiscard]] constexpr uint32_t fmix32(uint32_t h) noexcept {
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return h;
-}
-
-// SpiPermutation: a keyed bijection of the 32-bit space (four Feistel
-// rounds over 16-bit halves).
-class SpiPermutation {
- public:
-  explicit SpiPermutation(const std::array<uint32_t, 4>& keys) noexcept : keys_(keys) {}
-  [[nodiscard]] uint32_t forward(uint32_t x) const noexcept {
-    uint32_t l = x >> 16, r = x & 0xffffu;
-    for (uint32_t k : keys_) {
-      const uint32_t t = l ^ round(r, k);
-      l = r;
-      r = t;
-    }
-    return l << 16 | r;
-  }
-  [[nodiscard]] uint32_t inverse(uint32_t y) const noexcept {
-    uint32_t l = y >> 16, r = y & 0xffffu;
-    for (size_t i = keys_.size(); i-- > 0;) {
-      const uint32_t t = r ^ round(l, keys_[i]);
-      r = l;
-      l = t;
-    }
-    return l << 16 | r;
-  }
-
- private:
-  [[nodiscard]] static uint32_t round(uint32_t half, uint32_t key) noexcept {
-    return fmix32(half ^ key) & 0xffffu;
-  }
-  std::array<uint32_t, 4> keys_;
-};
-}  // namespace detail
 
 class Sad {
  public:
@@ -157,114 +119,89 @@ class Sad {
   // never an SPI.
   static constexpr uint32_t kMinSpi = 256;
 
-  // create: rng keys the SPI permutation. Errors: invalid_argument (a zero
-  // capacity).
-  [[nodiscard]] static Result<std::unique_ptr<Sad>> create(const SadConfig& config, EpochDomain& epochs,
-                                                           crypto::Rng& rng) {
-    if (config.max_inbound == 0 || config.max_inbound > 0x7fffffffu || config.max_reqids < 2) {
+  // create: Errors: invalid_argument (a zero or absurd capacity).
+  [[nodiscard]] static Result<std::unique_ptr<Sad>> create(const SadConfig& config, EpochDomain& epochs) {
+    if (config.max_inbound == 0 || config.max_inbound > (size_t{1} << 30) || config.max_reqids < 2) {
       return Errc::invalid_argument;
     }
-    std::array<uint8_t, 16> seed{};
-    rng.fill(seed);
-    std::array<uint32_t, 4> keys{};
-    for (size_t i = 0; i < 4; ++i) {
-      keys[i] = uint32_t{seed[4 * i]} << 24 | uint32_t{seed[4 * i + 1]} << 16 |
-                uint32_t{seed[4 * i + 2]} << 8 | seed[4 * i + 3];
-    }
-    return std::unique_ptr<Sad>(new Sad(config, epochs, detail::SpiPermutation(keys)));
+    return std::unique_ptr<Sad>(new Sad(config, epochs));
   }
   Sad(const Sad&) = delete;
   Sad& operator=(const Sad&) = delete;
   ~Sad() {
-    for (size_t i = 0; i < config_.max_inbound; ++i) delete inbound_[i].load(std::memory_order_relaxed);
-    for (size_t i = 0; i < manual_capacity_; ++i) delete manual_[i].entry.load(std::memory_order_relaxed);
+    Table* t = table_.load(std::memory_order_relaxed);
+    for (size_t i = 0; i <= t->mask; ++i) delete t->slots[i].entry.load(std::memory_order_relaxed);
+    delete t;
     for (size_t i = 0; i < config_.max_reqids; ++i) delete outbound_[i].load(std::memory_order_relaxed);
   }
 
   // ---- Control plane (one thread) ----
 
-  // allocate_spi: a fresh inbound SPI (>= 256) for an SA about to be
-  // negotiated, reserved until installed or released. Errors: limit_exceeded
-  // (max_inbound SPIs reserved or in use).
-  [[nodiscard]] Result<uint32_t> allocate_spi() noexcept {
+  // allocate_spi: a fresh inbound SPI (>= 256, random from rng, not in use
+  // or reserved), reserved until installed or released. Errors:
+  // limit_exceeded (max_inbound SPIs reserved or in use).
+  [[nodiscard]] Result<uint32_t> allocate_spi(crypto::Rng& rng) noexcept {
+    if (live_ >= config_.max_inbound) return Status(Errc::limit_exceeded, Status::kNoOffset, "sad.inbound");
     while (true) {
-      uint32_t index = 0;
-      if (next_index_ < config_.max_inbound) {
-        index = static_cast<uint32_t>(next_index_++);
-      } else if (!free_.empty()) {
-        // Oldest freed first: an SPI comes back as late as possible, so
-        // stragglers of a deleted SA meet no new SA under its SPI.
-        index = free_.front();
-        free_.pop_front();
-      } else {
-        return Status(Errc::limit_exceeded, Status::kNoOffset, "sad.inbound");
-      }
-      const uint32_t spi = permutation_.forward(index);
-      if (spi < kMinSpi) {
-        state_[index] = IndexState::unusable;  // reserved SPI values: never hand out
-        continue;
-      }
-      state_[index] = IndexState::reserved;
+      std::array<uint8_t, 4> b{};
+      rng.fill(b);
+      const uint32_t spi = uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | b[3];
+      if (spi < kMinSpi || find_slot(*table_.load(std::memory_order_relaxed), spi) != nullptr) continue;
+      insert(spi, nullptr);
       return spi;
     }
   }
   // release_spi: give back an SPI allocated but never installed. Errors:
-  // invalid_argument (not an SPI reserved here).
+  // invalid_argument (not a reserved SPI).
   [[nodiscard]] Status release_spi(uint32_t spi) noexcept {
-    const auto index = own_index(spi);
-    if (!index || state_[*index] != IndexState::reserved) return Errc::invalid_argument;
-    state_[*index] = IndexState::free;
-    free_.push_back(*index);
+    Slot* slot = find_slot(*table_.load(std::memory_order_relaxed), spi);
+    if (slot == nullptr || slot->entry.load(std::memory_order_relaxed) != nullptr)
+      return Errc::invalid_argument;
+    erase(*slot);
     return Status::success();
   }
 
-  // install_inbound: make the SA findable by its SPI: one allocated here, or
-  // one chosen elsewhere (then it must be >= 256 and not in use). The old SA
-  // of a rekey stays until removed (RFC 7296 2.8: both are accepted until the
-  // old one is deleted). Errors: invalid_argument (SPI in use, below 256, or
-  // reserved SPI mismatch), limit_exceeded (the manual table is full).
+  // install_inbound: make the SA findable by its SPI: one reserved by
+  // allocate_spi, or one chosen elsewhere (>= 256, not in use). The old SA of
+  // a rekey stays until removed (RFC 7296 2.8: both are accepted until the
+  // old one is deleted). Errors: invalid_argument (SPI below 256 or in use),
+  // limit_exceeded (max_inbound reached).
   [[nodiscard]] Status install_inbound(std::unique_ptr<esp::InboundSa> sa, SaBinding binding, Timestamp now) {
     if (!sa) return Errc::invalid_argument;
     const uint32_t spi = sa->spi();
+    if (spi < kMinSpi) return Errc::invalid_argument;
+    Slot* slot = find_slot(*table_.load(std::memory_order_relaxed), spi);
+    if (slot != nullptr && slot->entry.load(std::memory_order_relaxed) != nullptr)
+      return Errc::invalid_argument;
+    if (slot == nullptr && live_ >= config_.max_inbound) {
+      return Status(Errc::limit_exceeded, Status::kNoOffset, "sad.inbound");
+    }
     auto entry = std::make_unique<InboundEntry>();
     entry->spi = spi;
     entry->sa = std::move(sa);
     entry->binding = std::move(binding);
+    if (!entry->binding.selectors.empty()) entry->first_selector = entry->binding.selectors.front();
     entry->installed = now;
     entry->serial = ++serial_;
-    InboundEntry* raw = entry.get();
-    if (const auto index = own_index(spi)) {
-      if (state_[*index] != IndexState::reserved) return Errc::invalid_argument;
-      state_[*index] = IndexState::installed;
-      inbound_[*index].store(entry.release(), std::memory_order_release);
+    schedule(entry->binding.lifetime, now, Direction::inbound, spi, entry->binding.reqid, entry->serial);
+    if (slot != nullptr) {
+      slot->entry.store(entry.release(), std::memory_order_release);
     } else {
-      if (spi < kMinSpi || find_manual(spi) != nullptr) return Errc::invalid_argument;
-      IPSEC_TRY(insert_manual(spi, raw));
-      (void)entry.release();
+      insert(spi, entry.release());
     }
     ++inbound_count_;
-    schedule(raw->binding.lifetime, now, Direction::inbound, spi, raw->binding.reqid, raw->serial);
     return Status::success();
   }
 
   // remove_inbound: delete the SA (a Delete from the peer, the old SA after a
-  // rekey, expiry). Its SPI becomes free for reuse once no worker can hold
-  // the SA. Errors: invalid_argument (unknown SPI).
+  // rekey, expiry); it is freed once no worker can hold it. Errors:
+  // invalid_argument (unknown SPI).
   [[nodiscard]] Status remove_inbound(uint32_t spi) noexcept {
-    if (const auto index = own_index(spi)) {
-      InboundEntry* e = inbound_[*index].load(std::memory_order_relaxed);
-      if (e == nullptr || state_[*index] != IndexState::installed) return Errc::invalid_argument;
-      inbound_[*index].store(nullptr, std::memory_order_release);
-      epochs_.retire(e);
-      // The index is reused only after the entry is gone from readers' view:
-      // a new SA under the same SPI is then a different, later SA.
-      state_[*index] = IndexState::free;
-      free_.push_back(*index);
-    } else {
-      InboundEntry* e = remove_manual(spi);
-      if (e == nullptr) return Errc::invalid_argument;
-      epochs_.retire(e);
-    }
+    Slot* slot = find_slot(*table_.load(std::memory_order_relaxed), spi);
+    InboundEntry* e = slot != nullptr ? slot->entry.load(std::memory_order_relaxed) : nullptr;
+    if (e == nullptr) return Errc::invalid_argument;
+    erase(*slot);
+    epochs_.retire(e);
     --inbound_count_;
     return Status::success();
   }
@@ -334,20 +271,18 @@ class Sad {
   }
 
   [[nodiscard]] size_t inbound_count() const noexcept { return inbound_count_; }
+  [[nodiscard]] size_t outbound_count() const noexcept { return outbound_count_; }
   // lifetime_deadlines: scheduled soft/hard time limits (tests).
   [[nodiscard]] size_t lifetime_deadlines() const noexcept { return deadlines_.size(); }
-  [[nodiscard]] size_t outbound_count() const noexcept { return outbound_count_; }
   [[nodiscard]] const SadConfig& config() const noexcept { return config_; }
 
   // for_each_inbound / for_each_outbound: visit every installed SA (control
   // plane: monitoring snapshots).
   template <typename F>
   void for_each_inbound(F&& f) const {
-    for (size_t i = 0; i < next_index_; ++i) {
-      if (const InboundEntry* e = inbound_[i].load(std::memory_order_acquire)) f(*e);
-    }
-    for (size_t i = 0; i < manual_capacity_; ++i) {
-      if (const InboundEntry* e = manual_[i].entry.load(std::memory_order_acquire)) f(*e);
+    const Table* t = table_.load(std::memory_order_acquire);
+    for (size_t i = 0; i <= t->mask; ++i) {
+      if (const InboundEntry* e = t->slots[i].entry.load(std::memory_order_acquire)) f(*e);
     }
   }
   template <typename F>
@@ -359,6 +294,23 @@ class Sad {
 
   // ---- Datapath (inside a ReadSection; no lock, no allocation) ----
 
+  // inbound: the SA for an SPI, or nullptr. The slot holds the SPI, so the
+  // entry is not read here. (A slot reused for another SPI between the two
+  // loads yields that SA; ESP then refuses the packet with spi_mismatch.)
+  [[nodiscard]] InboundEntry* inbound(uint32_t spi, const ReadSection&) const noexcept {
+    const Table& t = *table_.load(std::memory_order_acquire);
+    for (size_t i = t.home(spi);; i = (i + 1) & t.mask) {
+      const uint32_t key = t.slots[i].spi.load(std::memory_order_acquire);
+      if (key == spi) return t.slots[i].entry.load(std::memory_order_acquire);
+      if (key == kEmpty) return nullptr;
+    }
+  }
+  // outbound: the current SA of a reqid, or nullptr.
+  [[nodiscard]] OutboundEntry* outbound(uint32_t reqid, const ReadSection&) const noexcept {
+    if (reqid >= config_.max_reqids) return nullptr;
+    return outbound_[reqid].load(std::memory_order_acquire);
+  }
+
   // note_limit: the packet path saw the SA cross its soft byte/packet limit
   // (kSoftLimitFlag) or reach its hard one (kHardLimitFlag); poll() turns
   // that into rekey_needed / expired once. Lock-free; any worker.
@@ -369,27 +321,24 @@ class Sad {
     }
   }
 
-  // inbound: the SA for an SPI, or nullptr.
-  [[nodiscard]] InboundEntry* inbound(uint32_t spi, const ReadSection&) const noexcept {
-    const uint32_t index = permutation_.inverse(spi);
-    if (index < config_.max_inbound) {
-      InboundEntry* e = inbound_[index].load(std::memory_order_acquire);
-      if (e != nullptr && e->spi == spi) return e;
-    }
-    if (manual_count_.load(std::memory_order_relaxed) == 0) return nullptr;
-    return find_manual(spi);
-  }
-  // outbound: the current SA of a reqid, or nullptr.
-  [[nodiscard]] OutboundEntry* outbound(uint32_t reqid, const ReadSection&) const noexcept {
-    if (reqid >= config_.max_reqids) return nullptr;
-    return outbound_[reqid].load(std::memory_order_acquire);
-  }
-
  private:
-  enum class IndexState : uint8_t { free, reserved, installed, unusable };
-  struct ManualSlot {
-    std::atomic<uint32_t> spi{0};  // 0 empty, 1 deleted (both below kMinSpi)
-    std::atomic<InboundEntry*> entry{nullptr};
+  // Slot keys below kMinSpi are markers: never an SPI.
+  static constexpr uint32_t kEmpty = 0;
+  static constexpr uint32_t kDeleted = 1;
+
+  struct Slot {
+    std::atomic<uint32_t> spi{kEmpty};
+    std::atomic<InboundEntry*> entry{nullptr};  // nullptr: reserved, not installed
+  };
+  struct Table {
+    size_t mask = 0;
+    unsigned shift = 0;
+    std::unique_ptr<Slot[]> slots;
+    // home: Fibonacci hashing (one multiply): random SPIs spread anyway,
+    // and sequential static ones do not cluster.
+    [[nodiscard]] size_t home(uint32_t spi) const noexcept {
+      return (uint64_t{spi} * 0x9e3779b97f4a7c15ULL) >> shift;
+    }
   };
   struct Deadline {
     Timestamp when;
@@ -401,72 +350,74 @@ class Sad {
   };
   static bool later(const Deadline& a, const Deadline& b) noexcept { return a.when > b.when; }
 
-  Sad(const SadConfig& config, EpochDomain& epochs, detail::SpiPermutation permutation)
-      : config_(config),
-        epochs_(epochs),
-        permutation_(permutation),
-        inbound_(new std::atomic<InboundEntry*>[config.max_inbound]),
-        state_(config.max_inbound, IndexState::free),
-        outbound_(new std::atomic<OutboundEntry*>[config.max_reqids]) {
-    for (size_t i = 0; i < config.max_inbound; ++i) inbound_[i].store(nullptr, std::memory_order_relaxed);
+  Sad(const SadConfig& config, EpochDomain& epochs)
+      : config_(config), epochs_(epochs), outbound_(new std::atomic<OutboundEntry*>[config.max_reqids]) {
     for (size_t i = 0; i < config.max_reqids; ++i) outbound_[i].store(nullptr, std::memory_order_relaxed);
-    manual_capacity_ = 16;
-    while (manual_capacity_ < 2 * config.max_manual) manual_capacity_ *= 2;
-    manual_.reset(new ManualSlot[manual_capacity_]);
+    capacity_ = 16;
+    while (capacity_ < 2 * config.max_inbound) capacity_ *= 2;
+    table_.store(new_table(), std::memory_order_relaxed);
   }
 
-  // own_index: the table index of an SPI this SAD allocated (reserved or
-  // installed), if it is one.
-  [[nodiscard]] std::optional<uint32_t> own_index(uint32_t spi) const noexcept {
-    const uint32_t index = permutation_.inverse(spi);
-    if (index >= next_index_) return std::nullopt;
-    const IndexState s = state_[index];
-    if (s == IndexState::reserved || s == IndexState::installed) return index;
-    return std::nullopt;
+  Table* new_table() const {
+    auto* t = new Table();
+    t->mask = capacity_ - 1;
+    unsigned bits = 0;
+    while ((size_t{1} << bits) < capacity_) ++bits;
+    t->shift = 64 - bits;
+    t->slots.reset(new Slot[capacity_]);
+    return t;
   }
 
-  [[nodiscard]] InboundEntry* find_manual(uint32_t spi) const noexcept {
-    const size_t mask = manual_capacity_ - 1;
-    for (size_t i = detail::fmix32(spi) & mask, n = 0; n < manual_capacity_; i = (i + 1) & mask, ++n) {
-      const uint32_t s = manual_[i].spi.load(std::memory_order_acquire);
-      if (s == 0) return nullptr;
-      if (s == spi) {
-        InboundEntry* e = manual_[i].entry.load(std::memory_order_acquire);
-        if (e != nullptr) return e;
-      }
+  [[nodiscard]] static Slot* find_slot(const Table& t, uint32_t spi) noexcept {
+    for (size_t i = t.home(spi);; i = (i + 1) & t.mask) {
+      const uint32_t key = t.slots[i].spi.load(std::memory_order_relaxed);
+      if (key == spi) return &t.slots[i];
+      if (key == kEmpty) return nullptr;
     }
-    return nullptr;
   }
-  [[nodiscard]] Status insert_manual(uint32_t spi, InboundEntry* entry) noexcept {
-    if (manual_count_.load(std::memory_order_relaxed) >= config_.max_manual) {
-      return Status(Errc::limit_exceeded, Status::kNoOffset, "sad.manual");
-    }
-    const size_t mask = manual_capacity_ - 1;
-    for (size_t i = detail::fmix32(spi) & mask;; i = (i + 1) & mask) {
-      const uint32_t s = manual_[i].spi.load(std::memory_order_relaxed);
-      if (s == 0 || s == 1) {
-        // Entry first, then the key: a reader that finds the key finds the entry.
-        manual_[i].entry.store(entry, std::memory_order_release);
-        manual_[i].spi.store(spi, std::memory_order_release);
-        manual_count_.fetch_add(1, std::memory_order_relaxed);
-        return Status::success();
+  // insert: a new key (the control thread checked it is absent). The entry
+  // goes in first, then the key, so a reader that finds the key finds it.
+  void insert(uint32_t spi, InboundEntry* entry) {
+    Table& t = *table_.load(std::memory_order_relaxed);
+    for (size_t i = t.home(spi);; i = (i + 1) & t.mask) {
+      const uint32_t key = t.slots[i].spi.load(std::memory_order_relaxed);
+      if (key == kEmpty || key == kDeleted) {
+        if (key == kDeleted) --deleted_;
+        t.slots[i].entry.store(entry, std::memory_order_release);
+        t.slots[i].spi.store(spi, std::memory_order_release);
+        ++live_;
+        return;
       }
     }
   }
-  InboundEntry* remove_manual(uint32_t spi) noexcept {
-    const size_t mask = manual_capacity_ - 1;
-    for (size_t i = detail::fmix32(spi) & mask, n = 0; n < manual_capacity_; i = (i + 1) & mask, ++n) {
-      const uint32_t s = manual_[i].spi.load(std::memory_order_relaxed);
-      if (s == 0) return nullptr;
-      if (s == spi) {
-        InboundEntry* e = manual_[i].entry.load(std::memory_order_relaxed);
-        manual_[i].entry.store(nullptr, std::memory_order_release);
-        manual_[i].spi.store(1, std::memory_order_release);  // deleted: probes continue past it
-        manual_count_.fetch_sub(1, std::memory_order_relaxed);
-        return e;
+  // erase: mark the slot deleted (probes continue past it); rebuild the
+  // table once deleted markers would make probes long.
+  void erase(Slot& slot) {
+    slot.entry.store(nullptr, std::memory_order_release);
+    slot.spi.store(kDeleted, std::memory_order_release);
+    --live_;
+    if (++deleted_ > capacity_ / 4) rebuild();
+  }
+  // rebuild: a fresh table with the live keys and no markers, published
+  // atomically; the old one is freed when no worker can be probing it.
+  void rebuild() {
+    Table* old = table_.load(std::memory_order_relaxed);
+    Table* fresh = new_table();
+    for (size_t i = 0; i <= old->mask; ++i) {
+      const uint32_t key = old->slots[i].spi.load(std::memory_order_relaxed);
+      if (key < kMinSpi) continue;
+      for (size_t j = fresh->home(key);; j = (j + 1) & fresh->mask) {
+        if (fresh->slots[j].spi.load(std::memory_order_relaxed) == kEmpty) {
+          fresh->slots[j].entry.store(old->slots[i].entry.load(std::memory_order_relaxed),
+                                      std::memory_order_relaxed);
+          fresh->slots[j].spi.store(key, std::memory_order_relaxed);
+          break;
+        }
       }
     }
-    return nullptr;
+    table_.store(fresh, std::memory_order_release);
+    epochs_.retire(old);
+    deleted_ = 0;
   }
 
   void poll_limits(SaEventSink& sink) {
@@ -491,12 +442,9 @@ class Sad {
       due.push_back(Due{
           SaEvent{hard ? SaEventKind::expired : SaEventKind::rekey_needed, d, spi, e.binding.reqid}, hard});
     };
-    for (size_t i = 0; i < next_index_; ++i) {
-      if (InboundEntry* e = inbound_[i].load(std::memory_order_relaxed))
-        visit(*e, Direction::inbound, e->spi);
-    }
-    for (size_t i = 0; i < manual_capacity_; ++i) {
-      if (InboundEntry* e = manual_[i].entry.load(std::memory_order_relaxed))
+    const Table* t = table_.load(std::memory_order_relaxed);
+    for (size_t i = 0; i <= t->mask; ++i) {
+      if (InboundEntry* e = t->slots[i].entry.load(std::memory_order_relaxed))
         visit(*e, Direction::inbound, e->spi);
     }
     for (size_t i = 0; i < config_.max_reqids; ++i) {
@@ -531,24 +479,18 @@ class Sad {
           d.reqid < config_.max_reqids ? outbound_[d.reqid].load(std::memory_order_relaxed) : nullptr;
       return e != nullptr && e->serial == d.serial;
     }
-    const uint32_t index = permutation_.inverse(d.spi);
-    const InboundEntry* e =
-        index < config_.max_inbound ? inbound_[index].load(std::memory_order_relaxed) : nullptr;
-    if (e == nullptr || e->spi != d.spi) e = find_manual(d.spi);
+    const Slot* slot = find_slot(*table_.load(std::memory_order_relaxed), d.spi);
+    const InboundEntry* e = slot != nullptr ? slot->entry.load(std::memory_order_relaxed) : nullptr;
     return e != nullptr && e->serial == d.serial;
   }
 
   SadConfig config_;
   EpochDomain& epochs_;
-  detail::SpiPermutation permutation_;
-  std::unique_ptr<std::atomic<InboundEntry*>[]> inbound_;
-  std::vector<IndexState> state_;
-  std::deque<uint32_t> free_;
-  size_t next_index_ = 0;
+  size_t capacity_ = 0;
+  std::atomic<Table*> table_{nullptr};
+  size_t live_ = 0;     // keys in the table (reserved or installed)
+  size_t deleted_ = 0;  // kDeleted markers
   std::unique_ptr<std::atomic<OutboundEntry*>[]> outbound_;
-  std::unique_ptr<ManualSlot[]> manual_;
-  size_t manual_capacity_ = 0;
-  std::atomic<size_t> manual_count_{0};
   size_t inbound_count_ = 0;
   size_t outbound_count_ = 0;
   uint64_t serial_ = 0;

@@ -96,6 +96,27 @@ struct PacketSelectors {
   return protocol == 6 || protocol == 17 || protocol == 33 || protocol == 132 || protocol == 136;
 }
 
+// UpperLayerSelector: the selector fields after the addresses (protocol,
+// ports, ICMP type/code); the SPD index keeps these beside each candidate so
+// that a lookup need not read the whole policy.
+struct UpperLayerSelector {
+  uint8_t protocol = kAnyProtocol;
+  PortRange local_port;
+  PortRange remote_port;
+  PortRange icmp;
+
+  [[nodiscard]] constexpr bool matches(const PacketSelectors& p, Direction direction) const noexcept {
+    if (protocol == kAnyProtocol) return true;
+    if (protocol != p.protocol) return false;
+    if (is_icmp(protocol)) return icmp.matches(p.ports_opaque, p.icmp_type_code);
+    if (!has_ports(protocol)) return true;
+    const bool out = direction == Direction::outbound;
+    const uint16_t local_p = out ? p.source_port : p.destination_port;
+    const uint16_t remote_p = out ? p.destination_port : p.source_port;
+    return local_port.matches(p.ports_opaque, local_p) && remote_port.matches(p.ports_opaque, remote_p);
+  }
+};
+
 struct Selector {
   AddressRange local = AddressRange::any(IpFamily::v4);
   AddressRange remote = AddressRange::any(IpFamily::v4);
@@ -114,18 +135,15 @@ struct Selector {
   }
 
   // matches: the packet, seen in `direction`, falls inside this selector.
+  [[nodiscard]] constexpr UpperLayerSelector upper_layer() const noexcept {
+    return UpperLayerSelector{protocol, local_port, remote_port, icmp};
+  }
   [[nodiscard]] constexpr bool matches(const PacketSelectors& p, Direction direction) const noexcept {
     const bool out = direction == Direction::outbound;
     const IpAddress& local_address = out ? p.source : p.destination;
     const IpAddress& remote_address = out ? p.destination : p.source;
-    if (!local.contains(local_address) || !remote.contains(remote_address)) return false;
-    if (protocol == kAnyProtocol) return true;
-    if (protocol != p.protocol) return false;
-    if (is_icmp(protocol)) return icmp.matches(p.ports_opaque, p.icmp_type_code);
-    if (!has_ports(protocol)) return true;
-    const uint16_t local_p = out ? p.source_port : p.destination_port;
-    const uint16_t remote_p = out ? p.destination_port : p.source_port;
-    return local_port.matches(p.ports_opaque, local_p) && remote_port.matches(p.ports_opaque, remote_p);
+    return local.contains(local_address) && remote.contains(remote_address) &&
+           upper_layer().matches(p, direction);
   }
   // contains: every packet `s` matches also matches this selector (a peer's
   // requested traffic inside what policy allows).
@@ -152,13 +170,27 @@ struct Selector {
   ByteView upper;
   bool fragment_later = false;
   if ((packet[0] >> 4) == 4) {
-    auto h = wire::Ipv4Header::parse(packet);
-    if (!h) return h.status();
-    s.source = h->source;
-    s.destination = h->destination;
-    s.protocol = static_cast<uint8_t>(h->protocol);
-    fragment_later = h->fragment_offset != 0;
-    upper = h->payload;
+    // The fields selectors need, read in place (this runs for every
+    // packet): RFC 791 3.1.
+    ByteReader r(packet);
+    uint8_t version_ihl = 0, protocol = 0;
+    uint16_t total = 0, fragment = 0;
+    std::array<uint8_t, 4> source{}, destination{};
+    if (!r.read_u8(&version_ihl) || !r.skip(1) || !r.read_u16(&total) || !r.skip(2) ||
+        !r.read_u16(&fragment) || !r.skip(1) || !r.read_u8(&protocol) || !r.skip(2) || !r.read_into(source) ||
+        !r.read_into(destination)) {
+      return r.status().with_field("ipv4 header");
+    }
+    const size_t ihl = size_t{version_ihl & 0x0fu} * 4;
+    if (ihl < wire::Ipv4Header::kMinSize) return Status(Errc::invalid_length, 0, "ipv4 ihl");
+    if (total < ihl) return Status(Errc::invalid_length, 2, "ipv4 total length");
+    if (total > packet.size())
+      return Status(Errc::truncated, static_cast<uint32_t>(packet.size()), "ipv4 payload");
+    s.source = IpAddress::v4(source);
+    s.destination = IpAddress::v4(destination);
+    s.protocol = protocol;
+    fragment_later = (fragment & 0x1fff) != 0;
+    upper = packet.subspan(ihl, total - ihl);
   } else {
     auto h = wire::Ipv6Header::parse(packet);
     if (!h) return h.status();

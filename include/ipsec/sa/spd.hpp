@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "ipsec/core/ip.hpp"
@@ -111,43 +112,62 @@ inline std::optional<std::vector<Prefix>> split_range(const AddressRange& r, siz
   return host == 0 ? v : (v >> host) << host;
 }
 
-[[nodiscard]] constexpr uint64_t mix64(uint64_t x) noexcept {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
+// Candidate: a policy's index and the selector fields the tuple key does not
+// already decide (a packet whose masked addresses equal the key is inside
+// the policy's address ranges: the prefixes were cut from them).
+struct Candidate {
+  uint32_t index = 0;
+  UpperLayerSelector upper;
+};
 
-[[nodiscard]] constexpr uint64_t hash_pair(U128 local, U128 remote) noexcept {
-  const auto lo = [](U128 v) { return static_cast<uint64_t>(v); };
-  const auto hi = [](U128 v) { return static_cast<uint64_t>(v >> 64); };
-  return mix64(lo(local) ^ mix64(hi(local) ^ mix64(lo(remote) ^ mix64(hi(remote)))));
-}
-
-// TupleTable: one prefix-length pair's policies, by masked address pair.
+// TupleTable: the policies of one (local, remote) prefix-length pair, in an
+// open-addressing table by masked address pair. Each slot holds the first
+// (best) candidate, so a lookup usually reads one slot and nothing else;
+// further candidates of the same key sit in `more`.
+template <typename Key>
 struct TupleTable {
   struct Slot {
-    U128 local = 0;
-    U128 remote = 0;
-    uint32_t begin = 0;  // into members
-    uint32_t count = 0;  // 0: empty slot
+    Key key{};
+    uint32_t count = 0;  // 0: empty
+    uint32_t more = 0;   // candidates 2..count start at more[this]
+    Candidate first;
   };
   uint8_t local_length = 0;
   uint8_t remote_length = 0;
-  uint32_t best = 0;        // the smallest policy index in this table
-  std::vector<Slot> slots;  // power of two, at most half full
-  std::vector<uint32_t> members;
+  uint32_t best = 0;  // the smallest policy index in this table
+  unsigned shift = 0;
+  std::vector<Slot> slots;  // a power of two, at most 3/4 full
+  std::vector<Candidate> more;
 
-  [[nodiscard]] std::span<const uint32_t> find(U128 local, U128 remote) const noexcept {
+  [[nodiscard]] size_t home(const Key& k) const noexcept { return k.hash() >> shift; }
+  [[nodiscard]] const Slot* find(const Key& k) const noexcept {
     const size_t m = slots.size() - 1;
-    for (size_t i = hash_pair(local, remote) & m;; i = (i + 1) & m) {
+    for (size_t i = home(k);; i = (i + 1) & m) {
       const Slot& s = slots[i];
-      if (s.count == 0) return {};
-      if (s.local == local && s.remote == remote) return {members.data() + s.begin, s.count};
+      if (s.count == 0) return nullptr;
+      if (s.key == k) return &s;
     }
   }
+};
+
+// Keys: both masked addresses. IPv4 packs them into one word and hashes
+// with one multiply (Fibonacci hashing); IPv6 mixes the four halves.
+struct Key4 {
+  uint64_t pair = 0;
+  [[nodiscard]] uint64_t hash() const noexcept { return pair * 0x9e3779b97f4a7c15ULL; }
+  friend bool operator==(const Key4&, const Key4&) noexcept = default;
+};
+struct Key6 {
+  U128 local = 0;
+  U128 remote = 0;
+  [[nodiscard]] uint64_t hash() const noexcept {
+    const auto lo = [](U128 v) { return static_cast<uint64_t>(v); };
+    const auto hi = [](U128 v) { return static_cast<uint64_t>(v >> 64); };
+    const uint64_t a = (lo(local) ^ (hi(local) * 0xc2b2ae3d27d4eb4fULL)) * 0x9e3779b97f4a7c15ULL;
+    const uint64_t b = (lo(remote) ^ (hi(remote) * 0x165667b19e3779f9ULL)) * 0xff51afd7ed558ccdULL;
+    return (a ^ (b >> 29) ^ b) * 0x9e3779b97f4a7c15ULL;
+  }
+  friend bool operator==(const Key6&, const Key6&) noexcept = default;
 };
 
 }  // namespace detail
@@ -173,7 +193,8 @@ class Spd {
     if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
       return Status(Errc::invalid_argument, Status::kNoOffset, "policy.id");
     }
-    for (int f = 0; f < 2; ++f) spd->index_family(f == 0 ? IpFamily::v4 : IpFamily::v6);
+    spd->index_family(IpFamily::v4, spd->v4_);
+    spd->index_family(IpFamily::v6, spd->v6_);
     return spd;
   }
 
@@ -183,27 +204,24 @@ class Spd {
     const bool out = direction == Direction::outbound;
     const IpAddress& local = out ? p.source : p.destination;
     const IpAddress& remote = out ? p.destination : p.source;
-    const Family& fam = family_[local.is_v4() ? 0 : 1];
-    const unsigned bits = local.is_v4() ? 32u : 128u;
-    const detail::U128 l = detail::to_u128(local), r = detail::to_u128(remote);
     uint32_t best = kNone;
-    for (const detail::TupleTable& t : fam.tuples) {
-      if (t.best >= best) break;
-      for (uint32_t index :
-           t.find(detail::mask(l, t.local_length, bits), detail::mask(r, t.remote_length, bits))) {
-        if (index >= best) break;
-        if (policies_[index].selector.matches(p, direction)) {
-          best = index;
-          break;
-        }
+    if (local.is_v4()) {
+      const auto l = static_cast<uint32_t>(detail::to_u128(local)),
+                 r = static_cast<uint32_t>(detail::to_u128(remote));
+      for (const auto& t : v4_.tuples) {
+        if (t.best >= best) break;
+        const detail::Key4 k{uint64_t{mask32(l, t.local_length)} << 32 | mask32(r, t.remote_length)};
+        probe(t, k, p, direction, best);
       }
-    }
-    for (uint32_t index : fam.scan) {
-      if (index >= best) break;
-      if (policies_[index].selector.matches(p, direction)) {
-        best = index;
-        break;
+      scan(v4_, p, direction, best);
+    } else {
+      const detail::U128 l = detail::to_u128(local), r = detail::to_u128(remote);
+      for (const auto& t : v6_.tuples) {
+        if (t.best >= best) break;
+        const detail::Key6 k{detail::mask(l, t.local_length, 128), detail::mask(r, t.remote_length, 128)};
+        probe(t, k, p, direction, best);
       }
+      scan(v6_, p, direction, best);
     }
     return best == kNone ? nullptr : &policies_[best];
   }
@@ -218,28 +236,61 @@ class Spd {
     return nullptr;
   }
   // tuple_count / scan_count: the lookup's work, for tests and reports.
-  [[nodiscard]] size_t tuple_count() const noexcept {
-    return family_[0].tuples.size() + family_[1].tuples.size();
-  }
-  [[nodiscard]] size_t scan_count() const noexcept { return family_[0].scan.size() + family_[1].scan.size(); }
+  [[nodiscard]] size_t tuple_count() const noexcept { return v4_.tuples.size() + v6_.tuples.size(); }
+  [[nodiscard]] size_t scan_count() const noexcept { return v4_.scan.size() + v6_.scan.size(); }
 
  private:
   static constexpr uint32_t kNone = 0xffffffffu;
+  template <typename Key>
   struct Family {
-    std::vector<detail::TupleTable> tuples;  // by ascending `best`
-    std::vector<uint32_t> scan;              // ascending
+    std::vector<detail::TupleTable<Key>> tuples;  // by ascending `best`
+    std::vector<uint32_t> scan;                   // ascending
   };
 
   Spd() = default;
 
-  void index_family(IpFamily family) {
+  [[nodiscard]] static constexpr uint32_t mask32(uint32_t v, unsigned length) noexcept {
+    return length == 0 ? 0 : v & (~uint32_t{0} << (32 - length));
+  }
+
+  template <typename Key>
+  static void probe(const detail::TupleTable<Key>& t, const Key& k, const PacketSelectors& p, Direction d,
+                    uint32_t& best) noexcept {
+    const auto* slot = t.find(k);
+    if (slot == nullptr) return;
+    if (slot->first.index >= best) return;
+    if (slot->first.upper.matches(p, d)) {
+      best = slot->first.index;
+      return;
+    }
+    for (uint32_t i = 0; i + 1 < slot->count; ++i) {
+      const detail::Candidate& c = t.more[slot->more + i];
+      if (c.index >= best) return;
+      if (c.upper.matches(p, d)) {
+        best = c.index;
+        return;
+      }
+    }
+  }
+  template <typename Key>
+  void scan(const Family<Key>& f, const PacketSelectors& p, Direction d, uint32_t& best) const noexcept {
+    for (uint32_t index : f.scan) {
+      if (index >= best) return;
+      if (policies_[index].selector.matches(p, d)) {
+        best = index;
+        return;
+      }
+    }
+  }
+
+  template <typename Key>
+  void index_family(IpFamily family, Family<Key>& fam) {
     struct Entry {
       uint8_t local_length, remote_length;
       detail::U128 local, remote;
       uint32_t index;
     };
     std::vector<Entry> entries;
-    Family& fam = family_[family == IpFamily::v4 ? 0 : 1];
     for (uint32_t i = 0; i < policies_.size(); ++i) {
       const Selector& s = policies_[i].selector;
       if (s.family() != family) continue;
@@ -254,7 +305,7 @@ class Spd {
           entries.push_back({lp.length, rp.length, lp.base, rp.base, i});
       }
     }
-    // Group by prefix-length pair, then by address pair, members ascending.
+    // Group by prefix-length pair, then by address pair, candidates ascending.
     std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
       if (a.local_length != b.local_length) return a.local_length < b.local_length;
       if (a.remote_length != b.remote_length) return a.remote_length < b.remote_length;
@@ -262,13 +313,20 @@ class Spd {
       if (a.remote != b.remote) return a.remote < b.remote;
       return a.index < b.index;
     });
+    auto key_of = [](const Entry& e) {
+      if constexpr (std::is_same_v<Key, detail::Key4>) {
+        return detail::Key4{static_cast<uint64_t>(e.local) << 32 | static_cast<uint64_t>(e.remote)};
+      } else {
+        return detail::Key6{e.local, e.remote};
+      }
+    };
     for (size_t i = 0; i < entries.size();) {
       size_t j = i;
       while (j < entries.size() && entries[j].local_length == entries[i].local_length &&
              entries[j].remote_length == entries[i].remote_length) {
         ++j;
       }
-      detail::TupleTable t;
+      detail::TupleTable<Key> t;
       t.local_length = entries[i].local_length;
       t.remote_length = entries[i].remote_length;
       t.best = kNone;
@@ -277,34 +335,51 @@ class Spd {
         if (k == i || entries[k].local != entries[k - 1].local || entries[k].remote != entries[k - 1].remote)
           ++keys;
       }
+      // At most 3/4 full; small tables (the few BYPASS/DISCARD entries in
+      // front, say) at most 1/4, so clustered hashes do not cost probes
+      // where the memory is negligible.
+      const size_t room = keys < 1024 ? keys * 4 : keys * 4 / 3 + 1;
       size_t capacity = 8;
-      while (capacity < 2 * keys) capacity *= 2;
+      unsigned bits = 3;
+      while (capacity < room) {
+        capacity *= 2;
+        ++bits;
+      }
+      t.shift = 64 - bits;
       t.slots.resize(capacity);
       for (size_t k = i; k < j;) {
         size_t e = k;
         while (e < j && entries[e].local == entries[k].local && entries[e].remote == entries[k].remote) ++e;
-        const auto begin = static_cast<uint32_t>(t.members.size());
+        typename detail::TupleTable<Key>::Slot slot;
+        slot.key = key_of(entries[k]);
+        slot.more = static_cast<uint32_t>(t.more.size());
         for (size_t m = k; m < e; ++m) {
-          if (t.members.size() == begin || t.members.back() != entries[m].index)
-            t.members.push_back(entries[m].index);
+          const uint32_t index = entries[m].index;
+          const detail::Candidate c{index, policies_[index].selector.upper_layer()};
+          if (slot.count == 0) {
+            slot.first = c;
+          } else {
+            t.more.push_back(c);
+          }
+          ++slot.count;
         }
-        t.best = std::min(t.best, t.members[begin]);
-        const size_t mask = capacity - 1;
-        size_t slot = detail::hash_pair(entries[k].local, entries[k].remote) & mask;
-        while (t.slots[slot].count != 0) slot = (slot + 1) & mask;
-        t.slots[slot] = {entries[k].local, entries[k].remote, begin,
-                         static_cast<uint32_t>(t.members.size() - begin)};
+        t.best = std::min(t.best, slot.first.index);
+        const size_t m = capacity - 1;
+        size_t at = t.home(slot.key);
+        while (t.slots[at].count != 0) at = (at + 1) & m;
+        t.slots[at] = slot;
         k = e;
       }
       fam.tuples.push_back(std::move(t));
       i = j;
     }
     std::sort(fam.tuples.begin(), fam.tuples.end(),
-              [](const detail::TupleTable& a, const detail::TupleTable& b) { return a.best < b.best; });
+              [](const auto& a, const auto& b) { return a.best < b.best; });
   }
 
   std::vector<Policy> policies_;
-  std::array<Family, 2> family_;
+  Family<detail::Key4> v4_;
+  Family<detail::Key6> v6_;
 };
 
 }  // namespace ipsec::sa

@@ -837,8 +837,8 @@ struct EapPayload {
   v.code = static_cast<EapCode>(code);
   // Request/Response (RFC 3748 4) and ERP's Initiate/Finish (RFC 6696 5,
   // carried by IKEv2 per RFC 6867) have a Type; Success/Failure do not.
-  const bool has_type = v.code == EapCode::request || v.code == EapCode::response || v.code == EapCode::initiate ||
-                        v.code == EapCode::finish;
+  const bool has_type = v.code == EapCode::request || v.code == EapCode::response ||
+                        v.code == EapCode::initiate || v.code == EapCode::finish;
   if (!has_type && v.code != EapCode::success && v.code != EapCode::failure) {
     return Status(Errc::invalid_value, p.offset + 4, "eap.code");
   }
