@@ -373,6 +373,7 @@ TEST_CASE("datapath: BYPASS, DISCARD, no policy, ACQUIRE once, then protected tr
 
   t = send(a, b, p);
   CHECK(t.out.verdict == Verdict::acquire);
+  CHECK(t.out.status.ok());  // not an error: IKE is asked for the SA
   CHECK(t.out.reqid == 7);
   CHECK(t.out.first_acquire);
   CHECK(t.out.policy->sa.mode == esp::Mode::tunnel);

@@ -382,7 +382,6 @@ class Datapath {
     OutboundEntry* e = sad_->outbound(reqid, rs);
     if (e == nullptr) {
       r.verdict = Verdict::acquire;
-      r.status = Errc::policy_discard;
       r.first_acquire = reqid < sad_->config().max_reqids &&
                         !acquire_sent_[reqid].exchange(true, std::memory_order_relaxed);
       totals_[0].drop(DropReason::no_sa);
