@@ -18,6 +18,7 @@
 #include "ike_test_util.hpp"
 #include "ipsec/crypto/provider.hpp"
 #include "ipsec/crypto/rng.hpp"
+#include "ipsec/ike/proposal.hpp"
 #include "ipsec/wire/ike_fragment.hpp"
 #include "ipsec/wire/ike_message.hpp"
 #include "ipsec/wire/ike_sk.hpp"
@@ -113,11 +114,48 @@ std::vector<std::string> charon_summaries(const std::string& scenario) {
 }
 
 struct ScenarioResult {
-  size_t messages = 0, protected_messages = 0, fragments = 0, reassembled = 0;
+  size_t messages = 0, protected_messages = 0, fragments = 0, reassembled = 0, child_proposals = 0;
 };
 
-ScenarioResult check_scenario(const std::string& scenario) {
+// ChildProposalCheck: the ESP proposal charon offered in IKE_AUTH, selected
+// with the configuration charon's responder had (ike/proposal.hpp), must
+// give the SA payload charon answered with (its SPI aside, which is ours to
+// choose: taken from charon's answer).
+struct ChildProposalCheck {
+  std::string esp_proposals;
+  Bytes offered;  // the request's SA payload body
+
+  void on(const ParsedMessage& m, ScenarioResult& result) {
+    if (m.header.exchange != ExchangeType::ike_auth) return;
+    const PayloadView* sa = m.find(PayloadType::sa);
+    if (sa == nullptr) return;
+    if (!m.header.response()) {
+      offered.assign(sa->body.begin(), sa->body.end());
+      return;
+    }
+    PayloadView request;
+    request.type = PayloadType::sa;
+    request.body = offered;
+    auto theirs = decode_sa(request);
+    REQUIRE(theirs.ok());
+    auto ours = ipsec::ike::parse_proposals(esp_proposals, ProtocolId::esp);
+    REQUIRE(ours.ok());
+    auto selected = ipsec::ike::select_proposal(*ours, *theirs);
+    REQUIRE(selected.ok());
+    const ProposalView answered = *decode_sa(*sa)->proposals.begin();
+    const Proposal answer[] = {selected->as_proposal(answered.spi)};
+    Bytes body(256);
+    ipsec::ByteWriter w(body);
+    write_sa_body(w, answer);
+    body.resize(w.size());
+    CHECK(ipsec::test::to_hex(body) == ipsec::test::to_hex(sa->body));
+    ++result.child_proposals;
+  }
+};
+
+ScenarioResult check_scenario(const std::string& scenario, const std::string& esp_proposals) {
   ScenarioResult result;
+  ChildProposalCheck child{esp_proposals, {}};
   const auto keys = read_keys(scenario);
   std::vector<std::string> ours;
   FragmentReassembler reassembler;
@@ -166,6 +204,7 @@ ScenarioResult check_scenario(const std::string& scenario) {
                                                          msg.begin() + static_cast<std::ptrdiff_t>(end)));
       }
       ours.emplace_back(summarize(pm).view());
+      child.on(pm, result);
       continue;
     }
     // SKF: each fragment verified on its own, then reassembled (RFC 7383).
@@ -185,6 +224,7 @@ ScenarioResult check_scenario(const std::string& scenario) {
     CHECK(ipsec::test::rebuild_chain(inner.payloads()) ==
           Bytes(whole.chain.view().begin(), whole.chain.view().end()));
     ours.emplace_back(summarize(inner).view());
+    child.on(inner, result);
   }
   CHECK(reassembler.pending() == 0);
   std::sort(ours.begin(), ours.end());
@@ -200,21 +240,24 @@ ScenarioResult check_scenario(const std::string& scenario) {
 }  // namespace
 
 TEST_CASE("strongSwan AES-GCM exchange: IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL") {
-  const ScenarioResult r = check_scenario("gcm");
+  const ScenarioResult r = check_scenario("gcm", "aes256gcm16");
   CHECK(r.messages == 16);
   CHECK(r.protected_messages == 14);
+  CHECK(r.child_proposals == 1);
 }
 
 TEST_CASE("strongSwan AES-CBC + HMAC-SHA2-256 exchange, with an IKE SA rekey") {
-  const ScenarioResult r = check_scenario("cbc");
+  const ScenarioResult r = check_scenario("cbc", "aes128-sha256");
   CHECK(r.messages == 14);
   CHECK(r.protected_messages == 12);
+  CHECK(r.child_proposals == 1);
 }
 
 TEST_CASE("strongSwan IKE_AUTH with certificates in RFC 7383 fragments") {
-  const ScenarioResult r = check_scenario("frag");
+  const ScenarioResult r = check_scenario("frag", "aes128gcm16");
   CHECK(r.fragments == 7);
   CHECK(r.reassembled == 2);
+  CHECK(r.child_proposals == 1);
 }
 
 TEST_CASE("every byte of a captured protected message is covered by its ICV") {
