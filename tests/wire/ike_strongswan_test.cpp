@@ -19,6 +19,7 @@
 #include "ipsec/crypto/provider.hpp"
 #include "ipsec/crypto/rng.hpp"
 #include "ipsec/ike/proposal.hpp"
+#include "ipsec/ike/traffic_selectors.hpp"
 #include "ipsec/wire/ike_fragment.hpp"
 #include "ipsec/wire/ike_message.hpp"
 #include "ipsec/wire/ike_sk.hpp"
@@ -125,14 +126,50 @@ struct ChildProposalCheck {
   std::string esp_proposals;
   Bytes offered;  // the request's SA payload body
 
+  std::vector<ipsec::ike::TsRange> tsi, tsr;  // the request's
+
+  static std::vector<ipsec::ike::TsRange> ranges(const PayloadView* p) {
+    std::vector<ipsec::ike::TsRange> out;
+    REQUIRE(p != nullptr);
+    for (const TrafficSelector& ts : decode_ts(*p)->selectors) out.push_back(*ipsec::ike::from_wire(ts));
+    return out;
+  }
+  static Bytes ts_body(const std::vector<ipsec::ike::TsRange>& rs) {
+    std::vector<TrafficSelector> wire;
+    for (const auto& r : rs) wire.push_back(ipsec::ike::to_wire(r));
+    Bytes body(256);
+    ipsec::ByteWriter w(body);
+    write_ts_body(w, wire);
+    body.resize(w.size());
+    return body;
+  }
+
   void on(const ParsedMessage& m, ScenarioResult& result) {
     if (m.header.exchange != ExchangeType::ike_auth) return;
     const PayloadView* sa = m.find(PayloadType::sa);
     if (sa == nullptr) return;
     if (!m.header.response()) {
       offered.assign(sa->body.begin(), sa->body.end());
+      tsi = ranges(m.find(PayloadType::ts_i));
+      tsr = ranges(m.find(PayloadType::ts_r));
       return;
     }
+    // Traffic selectors (RFC 7296 2.9): narrowing the request to the
+    // responder's configuration (remote_ts 10.1.1.0/24, local_ts
+    // 10.1.2.0/24) gives charon's answer byte for byte; a wider
+    // configuration keeps what the initiator asked for.
+    using ipsec::ike::TsRange;
+    const auto range = [](const char* prefix) {
+      return TsRange{ipsec::sa::AddressRange::of(ipsec::IpPrefix::parse(prefix).value()), 0, 0, 65535};
+    };
+    const TsRange remote[] = {range("10.1.1.0/24")}, local[] = {range("10.1.2.0/24")};
+    const auto narrowed_i = ipsec::ike::narrow(tsi, remote), narrowed_r = ipsec::ike::narrow(tsr, local);
+    CHECK(ipsec::test::to_hex(ts_body(narrowed_i)) == ipsec::test::to_hex(m.find(PayloadType::ts_i)->body));
+    CHECK(ipsec::test::to_hex(ts_body(narrowed_r)) == ipsec::test::to_hex(m.find(PayloadType::ts_r)->body));
+    const TsRange wide[] = {range("10.0.0.0/8")};
+    CHECK(ipsec::ike::narrow(tsi, wide) == tsi);
+    const TsRange elsewhere[] = {range("192.168.0.0/16")};
+    CHECK(ipsec::ike::narrow(tsi, elsewhere).empty());  // TS_UNACCEPTABLE
     PayloadView request;
     request.type = PayloadType::sa;
     request.body = offered;
@@ -155,7 +192,7 @@ struct ChildProposalCheck {
 
 ScenarioResult check_scenario(const std::string& scenario, const std::string& esp_proposals) {
   ScenarioResult result;
-  ChildProposalCheck child{esp_proposals, {}};
+  ChildProposalCheck child{esp_proposals, {}, {}, {}};
   const auto keys = read_keys(scenario);
   std::vector<std::string> ours;
   FragmentReassembler reassembler;
