@@ -18,6 +18,8 @@
 #include "ike_test_util.hpp"
 #include "ipsec/crypto/provider.hpp"
 #include "ipsec/crypto/rng.hpp"
+#include "ipsec/crypto/x509.hpp"
+#include "ipsec/ike/auth.hpp"
 #include "ipsec/ike/proposal.hpp"
 #include "ipsec/ike/traffic_selectors.hpp"
 #include "ipsec/wire/ike_fragment.hpp"
@@ -115,8 +117,81 @@ std::vector<std::string> charon_summaries(const std::string& scenario) {
 }
 
 struct ScenarioResult {
-  size_t messages = 0, protected_messages = 0, fragments = 0, reassembled = 0, child_proposals = 0;
+  size_t messages = 0, protected_messages = 0, fragments = 0, reassembled = 0, child_proposals = 0, auths = 0;
 };
+
+// AuthCheck: the AUTH payloads charon sent, recomputed (PSK) or verified
+// (RFC 7427 ECDSA signatures, with the key of the CERT sent beside them)
+// over the signed octets of RFC 7296 2.15, built with ike/auth.hpp from the
+// captured IKE_SA_INIT messages, their nonces, SK_pi/SK_pr and the ID.
+struct AuthCheck {
+  std::map<std::string, std::string> keys;
+  std::string psk;  // from the responder's swanctl.conf; empty with certificates
+  Bytes request, response, nonce_i, nonce_r;
+
+  void on_init(const ParsedMessage& m, const Bytes& bytes) {
+    const PayloadView* nonce = m.find(PayloadType::nonce);
+    REQUIRE(nonce != nullptr);
+    (m.header.response() ? response : request) = bytes;
+    (m.header.response() ? nonce_r : nonce_i).assign(nonce->body.begin(), nonce->body.end());
+  }
+  void on(const ParsedMessage& m, ScenarioResult& result) {
+    const PayloadView* auth = m.find(PayloadType::auth);
+    if (m.header.exchange != ExchangeType::ike_auth || auth == nullptr) return;
+    static crypto::DefaultProvider provider;
+    const bool initiator = !m.header.response();
+    const PayloadView* id = m.find(initiator ? PayloadType::id_i : PayloadType::id_r);
+    REQUIRE(id != nullptr);
+    const Bytes sk_p = from_hex(keys.at(initiator ? "SK_pi" : "SK_pr"));
+    REQUIRE(keys.at("ike_proposal").find("PRF_HMAC_SHA2_256") != std::string::npos);
+    auto octets =
+        ipsec::ike::signed_octets(provider, crypto::PrfId::hmac_sha2_256, initiator ? request : response,
+                                  initiator ? nonce_r : nonce_i, sk_p, id->body);
+    REQUIRE(octets.ok());
+    const auto a = decode_auth(*auth);
+    REQUIRE(a.ok());
+    Bytes tampered = *octets;
+    tampered[tampered.size() / 2] ^= 1;
+    if (a->method == AuthMethod::shared_key_mic) {
+      CHECK(ipsec::ike::verify_psk_auth(provider, crypto::PrfId::hmac_sha2_256, ipsec::as_bytes(psk), *octets,
+                                        a->data)
+                .ok());
+      CHECK(ipsec::ike::verify_psk_auth(provider, crypto::PrfId::hmac_sha2_256, ipsec::as_bytes(psk),
+                                        tampered, a->data)
+                .code() == Errc::integrity_check_failed);
+      CHECK(ipsec::ike::verify_psk_auth(provider, crypto::PrfId::hmac_sha2_256, ipsec::as_bytes(psk + "x"),
+                                        *octets, a->data)
+                .code() == Errc::integrity_check_failed);
+    } else {
+      REQUIRE(a->method == AuthMethod::digital_signature);
+      const PayloadView* cert = m.find(PayloadType::cert);
+      REQUIRE(cert != nullptr);
+      auto certificate = crypto::Certificate::parse_der(decode_cert(*cert)->data);
+      REQUIRE(certificate.ok());
+      auto key = certificate->public_key();
+      REQUIRE(key.ok());
+      CHECK(ipsec::ike::verify_signature_auth(*key, *a, *octets).ok());
+      CHECK(ipsec::ike::verify_signature_auth(*key, *a, tampered).code() == Errc::bad_signature);
+      auto sig = decode_signature_auth(a->data);
+      CHECK(ipsec::ike::scheme_of(*sig).value() == crypto::SignatureScheme::ecdsa_sha256);
+      CHECK(ipsec::equal_bytes(*ipsec::ike::algorithm_identifier(crypto::SignatureScheme::ecdsa_sha256),
+                               sig->algorithm_identifier));
+    }
+    ++result.auths;
+  }
+};
+
+// psk_of: the secret in the responder's swanctl.conf (test-only PSK).
+std::string psk_of(const std::string& scenario) {
+  for (const std::string& line : lines_of(data_path(scenario + "/swanctl.conf.B-responder"))) {
+    const auto at = line.find("secret = \"");
+    if (at != std::string::npos) {
+      const auto start = at + 10;
+      return line.substr(start, line.find('"', start) - start);
+    }
+  }
+  return {};
+}
 
 // ChildProposalCheck: the ESP proposal charon offered in IKE_AUTH, selected
 // with the configuration charon's responder had (ike/proposal.hpp), must
@@ -192,8 +267,9 @@ struct ChildProposalCheck {
 
 ScenarioResult check_scenario(const std::string& scenario, const std::string& esp_proposals) {
   ScenarioResult result;
-  ChildProposalCheck child{esp_proposals, {}, {}, {}};
   const auto keys = read_keys(scenario);
+  ChildProposalCheck child{esp_proposals, {}, {}, {}};
+  AuthCheck auth{keys, psk_of(scenario), {}, {}, {}, {}};
   std::vector<std::string> ours;
   FragmentReassembler reassembler;
   for (const std::string& line : lines_of(data_path(scenario + "/manifest.txt"))) {
@@ -220,6 +296,7 @@ ScenarioResult check_scenario(const std::string& scenario, const std::string& es
     if (protected_payload == nullptr) {
       // Unencrypted (IKE_SA_INIT): our builder reproduces charon's bytes.
       CHECK(ipsec::test::rebuild_message(pm) == msg);
+      auth.on_init(pm, msg);
       ours.emplace_back(summarize(pm).view());
       continue;
     }
@@ -242,6 +319,7 @@ ScenarioResult check_scenario(const std::string& scenario, const std::string& es
       }
       ours.emplace_back(summarize(pm).view());
       child.on(pm, result);
+      auth.on(pm, result);
       continue;
     }
     // SKF: each fragment verified on its own, then reassembled (RFC 7383).
@@ -262,6 +340,7 @@ ScenarioResult check_scenario(const std::string& scenario, const std::string& es
           Bytes(whole.chain.view().begin(), whole.chain.view().end()));
     ours.emplace_back(summarize(inner).view());
     child.on(inner, result);
+    auth.on(inner, result);
   }
   CHECK(reassembler.pending() == 0);
   std::sort(ours.begin(), ours.end());
@@ -281,6 +360,7 @@ TEST_CASE("strongSwan AES-GCM exchange: IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, 
   CHECK(r.messages == 16);
   CHECK(r.protected_messages == 14);
   CHECK(r.child_proposals == 1);
+  CHECK(r.auths == 2);
 }
 
 TEST_CASE("strongSwan AES-CBC + HMAC-SHA2-256 exchange, with an IKE SA rekey") {
@@ -288,6 +368,7 @@ TEST_CASE("strongSwan AES-CBC + HMAC-SHA2-256 exchange, with an IKE SA rekey") {
   CHECK(r.messages == 14);
   CHECK(r.protected_messages == 12);
   CHECK(r.child_proposals == 1);
+  CHECK(r.auths == 2);
 }
 
 TEST_CASE("strongSwan IKE_AUTH with certificates in RFC 7383 fragments") {
@@ -295,6 +376,7 @@ TEST_CASE("strongSwan IKE_AUTH with certificates in RFC 7383 fragments") {
   CHECK(r.fragments == 7);
   CHECK(r.reassembled == 2);
   CHECK(r.child_proposals == 1);
+  CHECK(r.auths == 2);
 }
 
 TEST_CASE("every byte of a captured protected message is covered by its ICV") {
