@@ -206,7 +206,9 @@ struct ChildProposalCheck {
   static std::vector<ipsec::ike::TsRange> ranges(const PayloadView* p) {
     std::vector<ipsec::ike::TsRange> out;
     REQUIRE(p != nullptr);
-    for (const TrafficSelector& ts : decode_ts(*p)->selectors) out.push_back(*ipsec::ike::from_wire(ts));
+    const auto ts_payload = decode_ts(*p);  // named: the range lives in it
+    REQUIRE(ts_payload.ok());
+    for (const TrafficSelector& ts : ts_payload->selectors) out.push_back(*ipsec::ike::from_wire(ts));
     return out;
   }
   static Bytes ts_body(const std::vector<ipsec::ike::TsRange>& rs) {
