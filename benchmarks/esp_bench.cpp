@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "ipsec/bytes/bytes.hpp"
 #include "ipsec/bytes/endian.hpp"
 #include "ipsec/bytes/packet_buffer.hpp"
@@ -332,17 +333,7 @@ class Fixture {
   size_t pool_packets_ = 0;
 };
 
-void fail(benchmark::State& state, const char* what, Status status) {
-  std::string message(what);
-  message += ": ";
-  message += status.name();
-  if (*status.field() != '\0') {
-    message += " (";
-    message += status.field();
-    message += ")";
-  }
-  state.SkipWithError(message.c_str());
-}
+using ipsec::bench::fail;
 
 bool setup(benchmark::State& state, Fixture& f, const Suite& suite, Variant variant, size_t size) {
   if (const Status s = f.init(suite, variant, size); !s.ok()) {

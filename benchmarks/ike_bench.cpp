@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "ipsec/bytes/bytes.hpp"
 #include "ipsec/core/result.hpp"
 #include "ipsec/crypto/provider.hpp"
@@ -61,17 +62,7 @@ std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
   return v;
 }
 
-void fail(benchmark::State& state, const char* what, Status status) {
-  std::string message(what);
-  message += ": ";
-  message += status.name();
-  if (*status.field() != '\0') {
-    message += " (";
-    message += status.field();
-    message += ")";
-  }
-  state.SkipWithError(message.c_str());
-}
+using ipsec::bench::fail;
 
 // The contents of the messages.
 struct Data {

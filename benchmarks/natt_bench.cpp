@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "ipsec/bytes/bytes.hpp"
 #include "ipsec/bytes/endian.hpp"
 #include "ipsec/bytes/packet_buffer.hpp"
@@ -201,17 +202,7 @@ class Fixture {
   std::vector<uint8_t> pool_;
 };
 
-void fail(benchmark::State& state, const char* what, Status status) {
-  std::string message(what);
-  message += ": ";
-  message += status.name();
-  if (*status.field() != '\0') {
-    message += " (";
-    message += status.field();
-    message += ")";
-  }
-  state.SkipWithError(message.c_str());
-}
+using ipsec::bench::fail;
 
 // decap: `classify` selects classify_udp4500 + open_esp or open_esp alone;
 // everything else is shared.

@@ -51,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "ipsec/bytes/bytes.hpp"
 #include "ipsec/bytes/endian.hpp"
 #include "ipsec/bytes/packet_buffer.hpp"
@@ -163,17 +164,7 @@ ipsec::esp::TunnelConfig tunnel(uint32_t local, uint32_t remote) {
   return t;
 }
 
-void fail(benchmark::State& state, const char* what, Status status) {
-  std::string message(what);
-  message += ": ";
-  message += status.name();
-  if (*status.field() != '\0') {
-    message += " (";
-    message += status.field();
-    message += ")";
-  }
-  state.SkipWithError(message.c_str());
-}
+using ipsec::bench::fail;
 
 // ---- SA creation and memory ------------------------------------------------
 
