@@ -278,7 +278,8 @@ class Datapath {
         return r;
       case PolicyAction::protect: break;
     }
-    return protect(rs, pb, policy->reqid, &pc, nullptr, r);
+    // The policy's selector matched: the SA's (the same traffic) need not.
+    return protect(rs, pb, policy->reqid, &pc, /*check_selectors=*/false, r);
   }
 
   // outbound_route: a packet the host routed to the virtual interface of
@@ -287,9 +288,7 @@ class Datapath {
   [[nodiscard]] DatapathResult outbound_route(const ReadSection& rs, PacketBuffer& pb,
                                               uint32_t reqid) noexcept {
     DatapathResult r;
-    auto sel = extract_selectors(pb.data());
-    if (!sel) return drop(r, Direction::outbound, nullptr, sel.status());
-    return protect(rs, pb, reqid, nullptr, &*sel, r);
+    return protect(rs, pb, reqid, nullptr, /*check_selectors=*/true, r);
   }
 
   // inbound: a received IP datagram (raw IP, or a UDP datagram with its IP
@@ -326,7 +325,7 @@ class Datapath {
       auto sel = extract_selectors(pb.data());
       if (!sel) return drop(r, Direction::inbound, nullptr, sel.status());
       if (!e->first_selector.matches(*sel, Direction::inbound) &&
-          !any_matches(e->binding.selectors, *sel, Direction::inbound)) {
+          !any_matches(std::span(e->binding.selectors).subspan(1), *sel, Direction::inbound)) {
         return drop(r, Direction::inbound, nullptr, Errc::selector_mismatch);
       }
     }
@@ -359,7 +358,7 @@ class Datapath {
 
   static constexpr size_t index(Direction d) noexcept { return d == Direction::outbound ? 0 : 1; }
 
-  static bool any_matches(const std::vector<Selector>& selectors, const PacketSelectors& p,
+  static bool any_matches(std::span<const Selector> selectors, const PacketSelectors& p,
                           Direction d) noexcept {
     for (const Selector& s : selectors) {
       if (s.matches(p, d)) return true;
@@ -377,7 +376,7 @@ class Datapath {
   }
 
   DatapathResult protect(const ReadSection& rs, PacketBuffer& pb, uint32_t reqid, Counters* pc,
-                         const PacketSelectors* check, DatapathResult& r) noexcept {
+                         bool check_selectors, DatapathResult& r) noexcept {
     r.reqid = reqid;
     OutboundEntry* e = sad_->outbound(reqid, rs);
     if (e == nullptr) {
@@ -391,9 +390,14 @@ class Datapath {
     if (acquire_sent_[reqid].load(std::memory_order_relaxed)) {
       acquire_sent_[reqid].store(false, std::memory_order_relaxed);
     }
-    if (check != nullptr && !e->binding.selectors.empty() &&
-        !any_matches(e->binding.selectors, *check, Direction::outbound)) {
-      return drop(r, Direction::outbound, pc, Errc::selector_mismatch);
+    if (check_selectors && !e->binding.selectors.empty()) {
+      // Route-based: the host's routing chose the SA; its selectors still
+      // bound what it may carry (read only when it has any).
+      auto sel = extract_selectors(pb.data());
+      if (!sel) return drop(r, Direction::outbound, pc, sel.status());
+      if (!any_matches(e->binding.selectors, *sel, Direction::outbound)) {
+        return drop(r, Direction::outbound, pc, Errc::selector_mismatch);
+      }
     }
     r.spi = e->sa->spi();
     r.interface_id = e->binding.interface_id;
