@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+// Configuration of the IKEv2 engine (ike/engine.hpp): connections (who we
+// are, which peer, which proposals, which traffic), the credentials the host
+// injects (private key, certificate chain, trust anchors) and the engine's
+// policies (retransmission, half-open limits, cookies).
+//
+// Authentication of the peer is the PAD's (sa/pad.hpp): a connection names
+// the PAD entry of its peer; that entry says how the peer authenticates (PSK
+// or signatures, which trust anchors) and which traffic it may ask for. A
+// PSK connection authenticates us with the same entry's secret, as both
+// sides of a pre-shared key do (RFC 7296 2.15).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipsec/core/ip.hpp"
+#include "ipsec/core/result.hpp"
+#include "ipsec/core/time.hpp"
+#include "ipsec/crypto/signature.hpp"
+#include "ipsec/crypto/x509.hpp"
+#include "ipsec/esp/sa.hpp"
+#include "ipsec/ike/nat_detection.hpp"
+#include "ipsec/ike/proposal.hpp"
+#include "ipsec/ike/traffic_selectors.hpp"
+#include "ipsec/sa/pad.hpp"
+#include "ipsec/sa/sad.hpp"
+#include "ipsec/wire/ike_enums.hpp"
+
+namespace ipsec::ike {
+
+// Identity: what we put in our IDi/IDr payload (RFC 7296 3.5).
+struct Identity {
+  wire::IdType type = wire::IdType::fqdn;
+  std::vector<uint8_t> data;
+
+  // parse: strongSwan's forms: "fqdn:gw.example.com", "email:a@b.example",
+  // "ip:192.0.2.1", "keyid:0a1b", or bare text: an IP address, an RFC 822
+  // address when it holds '@', else an FQDN. Errors: parse_error (empty,
+  // an unknown prefix, bad hex or address), invalid_length (over 255).
+  [[nodiscard]] static Result<Identity> parse(std::string_view text);
+  // dn: an ID_DER_ASN1_DN identity, e.g. a certificate's subject.
+  [[nodiscard]] static Identity dn(ByteView der) {
+    return {wire::IdType::der_asn1_dn, {der.begin(), der.end()}};
+  }
+};
+
+// How we authenticate ourselves (RFC 7296 2.15).
+enum class LocalAuth : uint8_t {
+  psk,        // Shared Key Message Integrity Code (method 2), the PAD entry's secret
+  signature,  // RFC 7427 Digital Signature (method 14) with Credentials::private_key
+};
+
+// ChildConfig: the child SA created with the IKE SA (RFC 7296 1.2, 2.9).
+struct ChildConfig {
+  std::vector<ProposalConfig> proposals;  // ESP or AH, in our order of preference
+  std::vector<TsRange> local_ts;          // our side: TSi as initiator, TSr as responder
+  std::vector<TsRange> remote_ts;
+  esp::Mode mode = esp::Mode::tunnel;
+  uint32_t reqid = 1;  // the SAD's outbound key (sa/sad.hpp); unique per connection
+  sa::Lifetime lifetime;
+  esp::TrafficLimits limits;
+  // tfc_padding: we accept TFC padding on our inbound SA; false sends
+  // ESP_TFC_PADDING_NOT_SUPPORTED (RFC 7296 1.3.1, 3.10.1).
+  bool tfc_padding = true;
+};
+
+struct Connection {
+  std::string name;
+  // Addresses: required to initiate; for a responder they narrow which
+  // connection an IKE_SA_INIT request uses (nullopt: any).
+  std::optional<IpAddress> local_address;
+  std::optional<IpAddress> remote_address;
+  uint16_t local_port = 500;
+  uint16_t remote_port = 500;
+  Identity local_id;
+  LocalAuth local_auth = LocalAuth::psk;
+  // peer: the id of the PAD entry that describes the peer.
+  uint32_t peer = 0;
+  std::vector<ProposalConfig> ike_proposals;
+  ChildConfig child;
+  bool send_initial_contact = true;  // RFC 7296 2.4, initiator only
+  bool send_certreq = true;          // CERTREQ for our trust anchors (3.7)
+};
+
+// Credentials: what the host injects for signature authentication. The
+// engine keeps the pointers and spans: they must outlive it.
+struct TrustAnchor {
+  uint32_t id = 0;  // the id PAD entries name in trust_anchors
+  const crypto::Certificate* certificate = nullptr;
+};
+struct Credentials {
+  const crypto::PrivateKey* private_key = nullptr;
+  // local_chain: our end-entity certificate first, then intermediates.
+  std::span<const crypto::Certificate> local_chain;
+  std::span<const TrustAnchor> trust_anchors;
+};
+
+// RetransmitPolicy: RFC 7296 2.1 leaves the timing to implementations;
+// the default is strongSwan's (4 s x 1.8^n, 5 retransmissions: the IKE SA
+// is given up about 165 s after the first send).
+struct RetransmitPolicy {
+  Duration initial = std::chrono::seconds(4);
+  double base = 1.8;
+  uint32_t tries = 5;  // retransmissions before giving up
+};
+
+enum class LogLevel : uint8_t { error, info, debug };
+
+class LogSink {
+ public:
+  virtual ~LogSink() = default;
+  // log: one line, valid during the call. Never contains key material.
+  virtual void log(LogLevel level, std::string_view line) = 0;
+};
+
+struct EngineConfig {
+  std::vector<Connection> connections;
+  const sa::Pad* pad = nullptr;  // required; outlives the engine
+  Credentials credentials;
+  RetransmitPolicy retransmit;
+  // RFC 7296 2.6: once this many IKE SAs are half-open (IKE_SA_INIT
+  // answered, IKE_AUTH not yet completed), new requests must return a
+  // COOKIE first; 0 demands cookies always.
+  size_t cookie_threshold = 10;
+  // max_half_open: beyond this, IKE_SA_INIT requests are dropped.
+  size_t max_half_open = 5000;
+  // half_open_timeout: a responder drops an IKE SA whose IKE_AUTH does not
+  // complete in this time (strongSwan's default is 30 s).
+  Duration half_open_timeout = std::chrono::seconds(30);
+  // nonce_size: octets of our nonces (3.9: at least 16 and at least half
+  // the PRF's key size; 32 covers every PRF here).
+  size_t nonce_size = 32;
+  // wall_clock: Unix seconds at Timestamp 0 of the host's monotonic clock,
+  // for certificate validity (the engine reads no clock).
+  int64_t unix_time_at_zero = 0;
+  LogSink* log = nullptr;
+  LogLevel log_level = LogLevel::info;
+};
+
+}  // namespace ipsec::ike
