@@ -39,6 +39,7 @@
 #include "ipsec/ike/events.hpp"
 #include "ipsec/ike/nat_detection.hpp"
 #include "ipsec/ike/proposal.hpp"
+#include "ipsec/ike/sad_install.hpp"
 #include "ipsec/ike/traffic_selectors.hpp"
 #include "ipsec/sa/acquire_queue.hpp"
 #include "ipsec/sa/datapath.hpp"

@@ -24,6 +24,7 @@
 #include "ipsec/ike/auth.hpp"
 #include "ipsec/ike/nat_detection.hpp"
 #include "ipsec/wire/ike_builder.hpp"
+#include "ipsec/wire/ike_fragment.hpp"
 #include "ipsec/wire/ike_message.hpp"
 #include "ipsec/wire/ike_sk.hpp"
 #include "ipsec/wire/ike_summary.hpp"
@@ -34,6 +35,8 @@ namespace ipsec::ike {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
+// A message as sent: one datagram, or its RFC 7383 fragments.
+using Datagrams = std::vector<Bytes>;
 using wire::NotifyType;
 using wire::PayloadType;
 
@@ -95,17 +98,21 @@ struct Session {
   uint32_t next_mid = 0;
   bool awaiting = false;
   uint32_t outstanding_mid = 0;
-  Bytes outstanding;  // the datagram as sent
+  Datagrams outstanding;  // as sent
   Timestamp retransmit_at{};
   uint32_t retransmits = 0;
 
   // The peer's requests: the next ID expected and the last answer.
   uint32_t peer_mid = 0;
   bool has_response = false;
-  Bytes last_response;  // the datagram as sent
+  Datagrams last_response;  // as sent
 
   uint32_t child_inbound_spi = 0;
+  bool child_spi_reserved = false;  // allocated from the host's SpiAllocator, not installed
   ChildState child;
+  // RFC 7383: the peer's fragmented messages being put back together;
+  // allocated on the first fragment.
+  std::unique_ptr<wire::FragmentReassembler> reassembler;
 };
 
 [[nodiscard]] bool same_path(const Path& a, const Path& b) noexcept {
@@ -398,7 +405,14 @@ struct IkeEngine::Impl {
       if (spi != 0 && sessions.find(spi) == sessions.end()) return spi;
     }
   }
-  [[nodiscard]] uint32_t new_child_spi() {
+  // new_child_spi: 0 when the host's allocator has none left.
+  [[nodiscard]] uint32_t new_child_spi(Session& s) {
+    if (config.spi_allocator != nullptr) {
+      auto spi = config.spi_allocator->allocate();
+      if (!spi) return 0;
+      s.child_spi_reserved = true;
+      return *spi;
+    }
     while (true) {
       std::array<uint8_t, 4> b{};
       rng.fill(b);
@@ -446,6 +460,9 @@ struct IkeEngine::Impl {
     return d;
   }
   void send_raw(Sink& out, const Path& path, ByteView bytes) { out.send(OutDatagram{path, bytes}); }
+  void send_all(Sink& out, const Path& path, const Datagrams& message) {
+    for (const Bytes& d : message) send_raw(out, path, d);
+  }
 
   void log_message(const Session* s, bool outgoing, const wire::IkeHeader& h,
                    std::span<const wire::PayloadView> payloads, bool opened, const Path& path) {
@@ -471,8 +488,8 @@ struct IkeEngine::Impl {
 
   // build_protected: HDR, SK { chain } with the session's keys.
   template <typename Fill>
-  [[nodiscard]] Result<Bytes> build_protected(Session& s, wire::ExchangeType exchange, bool response,
-                                              uint32_t mid, Fill fill) {
+  [[nodiscard]] Result<Datagrams> build_protected(Session& s, wire::ExchangeType exchange, bool response,
+                                                  uint32_t mid, Fill fill) {
     wire::ChainBuilder chain(chain_scratch);
     fill(chain.payloads());
     auto plain = chain.finish();
@@ -491,31 +508,57 @@ struct IkeEngine::Impl {
         log_message(&s, true, h, pm.payloads(), true, s.path);
       }
     }
+    // RFC 7383 2.5: fragment when both sides support it and the message
+    // would not fit the configured IP datagram size.
+    const size_t overhead = (s.path.remote.address.family() == IpFamily::v4 ? 20 : 40) + 8 +
+                            (s.natt_port ? wire::kNonEspMarkerSize : 0);
+    const size_t max_message = config.fragment_size > overhead ? config.fragment_size - overhead : 0;
+    const size_t whole = wire::kIkeHeaderSize + 4 + s.send_keys->overhead(plain->size()) + plain->size();
+    Datagrams datagrams;
+    if (s.peer_fragmentation && config.fragmentation && whole > max_message) {
+      auto f = wire::Fragmenter::make(h, chain.first_type(), *plain, *s.send_keys, max_message);
+      if (!f) return f.status();
+      for (uint16_t n = 1; n <= f->count(); ++n) {
+        auto frag = f->build(n, *s.send_keys, rng, scratch);
+        if (!frag) return frag.status();
+        datagrams.push_back(frame(s, *frag));
+      }
+      log(LogLevel::info, &s, "splitting the message into " + std::to_string(f->count()) + " fragments");
+      return datagrams;
+    }
     auto msg = wire::build_protected_message(h, chain.first_type(), *plain, *s.send_keys, rng, scratch);
     if (!msg) return msg.status();
-    return frame(s, *msg);
+    datagrams.push_back(frame(s, *msg));
+    return datagrams;
   }
 
   // ---- requests and responses on an IKE SA -------------------------------
 
-  void send_request(Session& s, Bytes datagram, Timestamp now, Sink& out) {
-    s.outstanding = std::move(datagram);
+  void send_request(Session& s, Datagrams message, Timestamp now, Sink& out) {
+    s.outstanding = std::move(message);
     s.outstanding_mid = s.next_mid;
     s.awaiting = true;
     s.retransmits = 0;
     s.retransmit_at = now + config.retransmit.initial;
-    send_raw(out, s.path, s.outstanding);
+    send_all(out, s.path, s.outstanding);
   }
 
-  void send_response(Session& s, Bytes datagram, Sink& out) {
-    s.last_response = std::move(datagram);
+  void send_response(Session& s, Datagrams message, Sink& out) {
+    s.last_response = std::move(message);
     s.has_response = true;
-    send_raw(out, s.path, s.last_response);
+    send_all(out, s.path, s.last_response);
+  }
+
+  void release_child_spi(Session& s) {
+    if (s.child_spi_reserved && config.spi_allocator != nullptr)
+      config.spi_allocator->release(s.child_inbound_spi);
+    s.child_spi_reserved = false;
   }
 
   void destroy(uint64_t handle) {
     auto it = sessions.find(handle);
     if (it == sessions.end()) return;
+    release_child_spi(*it->second);
     auto h = half_open_by_spi_i.find(it->second->spi_i);
     if (h != half_open_by_spi_i.end() && h->second == handle) half_open_by_spi_i.erase(h);
     sessions.erase(it);
@@ -560,6 +603,7 @@ struct IkeEngine::Impl {
       w.add_nonce(s.ni);
       w.add_notify(NotifyType::nat_detection_source_ip, *src);
       w.add_notify(NotifyType::nat_detection_destination_ip, *dst);
+      if (config.fragmentation) w.add_notify(NotifyType::ikev2_fragmentation_supported);
       w.add_notify(NotifyType::signature_hash_algorithms, hashes);
     });
   }
@@ -572,7 +616,7 @@ struct IkeEngine::Impl {
     if (wire::parse_message(s.init_request, &pm).ok())
       log_message(&s, true, pm.header, pm.payloads(), false, s.path);
     s.next_mid = 0;
-    send_request(s, frame(s, s.init_request), now, out);
+    send_request(s, Datagrams{frame(s, s.init_request)}, now, out);
     return Status::success();
   }
 
@@ -727,7 +771,7 @@ struct IkeEngine::Impl {
       if (s != sessions.end() && s->second->path.remote.address == path.remote.address &&
           equal_bytes(s->second->init_request, message)) {
         ++stats.responses_resent;
-        send_raw(out, s->second->path, s->second->last_response);
+        send_all(out, s->second->path, s->second->last_response);
       } else {
         ++stats.dropped;
       }
@@ -858,6 +902,8 @@ struct IkeEngine::Impl {
         w.add_notify(NotifyType::nat_detection_destination_ip, *dst);
       }
       if (!certreq.empty()) w.add_certreq({wire::CertEncoding::x509_signature, certreq});
+      if (s.peer_fragmentation && config.fragmentation)
+        w.add_notify(NotifyType::ikev2_fragmentation_supported);
       if (s.peer_signature_hashes) w.add_notify(NotifyType::signature_hash_algorithms, hashes);
     });
     if (!msg) return;
@@ -867,7 +913,7 @@ struct IkeEngine::Impl {
     wire::ParsedMessage pm;
     if (wire::parse_message(s.init_response, &pm).ok())
       log_message(&s, true, pm.header, pm.payloads(), false, path);
-    send_response(s, frame(s, s.init_response), out);
+    send_response(s, Datagrams{frame(s, s.init_response)}, out);
     half_open_by_spi_i[s.spi_i] = s.handle;
     sessions.emplace(s.handle, std::move(session));
   }
@@ -1030,7 +1076,8 @@ struct IkeEngine::Impl {
     if (!auth)
       return down(s, out, "cannot compute our AUTH: " + std::string(to_string(auth.status().code())),
                   auth.status().code());
-    s.child_inbound_spi = new_child_spi();
+    s.child_inbound_spi = new_child_spi(s);
+    if (s.child_inbound_spi == 0) return down(s, out, "no SPI for the child SA", Errc::limit_exceeded);
     const auto spi = spi32_bytes(s.child_inbound_spi);
     std::vector<wire::Proposal> proposals;
     for (size_t i = 0; i < c.child.proposals.size(); ++i) {
@@ -1173,6 +1220,7 @@ struct IkeEngine::Impl {
     auto keys = derive_child(s, has_encr ? c.encr : crypto::EncrId::null, c.encr_key_bits, c.integ);
     if (!keys) {
       between();
+      release_child_spi(s);
       emit(out, s, EventKind::child_sa_failed, "child SA key derivation failed", keys.status().code());
       return;
     }
@@ -1209,6 +1257,7 @@ struct IkeEngine::Impl {
     e.direction = sa::Direction::outbound;
     out.on_event(e);
     s.child = ChildState{true, c.protocol, c.inbound_spi, c.outbound_spi};
+    s.child_spi_reserved = false;  // the host installed it
     log(LogLevel::info, &s,
         "CHILD_SA established with SPIs " + hex(spi32_bytes(c.inbound_spi)) + "_i " +
             hex(spi32_bytes(c.outbound_spi)) + "_o, " + proposal);
@@ -1327,7 +1376,11 @@ struct IkeEngine::Impl {
         (a.transport && cc.mode == esp::Mode::transport) ? esp::Mode::transport : esp::Mode::tunnel;
     std::array<uint8_t, 4> our_spi{};
     if (!child_error) {
-      s.child_inbound_spi = new_child_spi();
+      s.child_inbound_spi = new_child_spi(s);
+      if (s.child_inbound_spi == 0) {
+        child_error = NotifyType::no_additional_sas;
+        child_why = "no SPI for the child SA";
+      }
       our_spi = spi32_bytes(s.child_inbound_spi);
     }
     const auto w_tsi = wire_of(tsi);
@@ -1359,10 +1412,11 @@ struct IkeEngine::Impl {
       send_response(s, std::move(*msg), out);
       report_up(s, out);
       log(LogLevel::info, &s, "child SA refused: " + child_why);
+      release_child_spi(s);
       emit(out, s, EventKind::child_sa_failed, child_why, Errc::invalid_value);
       return;
     }
-    Bytes response = std::move(*msg);
+    Datagrams response = std::move(*msg);
     install_child(s, *chosen, tsr, tsi, mode, a.no_tfc, out, [&] {
       send_response(s, std::move(response), out);
       report_up(s, out);
@@ -1405,7 +1459,7 @@ struct IkeEngine::Impl {
       auto msg = build_protected(
           s, wire::ExchangeType::informational, false, 2,
           [&](wire::PayloadChainWriter& w) { w.add_notify(NotifyType::authentication_failed); });
-      if (msg) send_raw(out, s.path, *msg);
+      if (msg) send_all(out, s.path, *msg);
       return down(s, out, why, Errc::integrity_check_failed);
     }
     s.next_mid = 2;
@@ -1421,6 +1475,7 @@ struct IkeEngine::Impl {
              Errc::invalid_value);
       }
       log(LogLevel::info, &s, why);
+      release_child_spi(s);
       emit(out, s, EventKind::child_sa_failed, why, Errc::invalid_value);
       return;
     }
@@ -1437,6 +1492,7 @@ struct IkeEngine::Impl {
     if (!why.empty()) {
       // RFC 7296 2.9: the initiator deletes a child it cannot accept; it
       // was never installed here, so only the peer's half needs deleting.
+      release_child_spi(s);
       emit(out, s, EventKind::child_sa_failed, why, Errc::invalid_value);
       return;
     }
@@ -1523,7 +1579,15 @@ struct IkeEngine::Impl {
       message = datagram.subspan(wire::kNonEspMarkerSize);
     }
     wire::ParsedMessage m;
-    if (!wire::parse_message(message, &m).ok()) {
+    if (const Status parsed = wire::parse_message(message, &m); !parsed.ok()) {
+      if (parsed.code() == Errc::unsupported_critical_payload && m.header.initiator() &&
+          !m.header.response() && m.header.exchange == wire::ExchangeType::ike_sa_init &&
+          m.header.message_id == 0) {
+        // RFC 7296 2.5: name the payload type we do not understand.
+        const uint8_t type = m.unsupported_payload_type;
+        answer_init_error(path, m.header, NotifyType::unsupported_critical_payload, ByteView(&type, 1), out);
+        return;
+      }
       ++stats.dropped;  // RFC 7296 2.21: unauthenticated garbage gets no answer
       return;
     }
@@ -1551,10 +1615,12 @@ struct IkeEngine::Impl {
         ++stats.dropped;
       return;
     }
-    if (!s.recv_keys || m.protected_payload() == nullptr || m.protected_payload()->type != PayloadType::sk) {
-      ++stats.dropped;  // SKF reassembly is not used for these exchanges yet
+    const wire::PayloadView* protected_payload = m.protected_payload();
+    if (!s.recv_keys || protected_payload == nullptr) {
+      ++stats.dropped;
       return;
     }
+    const bool fragment = protected_payload->type == PayloadType::skf;
     if (h.response()) {
       if (!s.awaiting || h.message_id != s.outstanding_mid) {
         ++stats.dropped;
@@ -1563,9 +1629,14 @@ struct IkeEngine::Impl {
     } else {
       if (h.message_id + 1 == s.peer_mid && s.has_response) {
         // A retransmitted request: the cached answer (RFC 7296 2.1). Its
-        // ICV is not checked: the answer is the same either way.
-        ++stats.responses_resent;
-        send_raw(out, path, s.last_response);
+        // ICV is not checked: the answer is the same either way. Of a
+        // fragmented request only fragment 1 triggers it (RFC 7383 2.6.1).
+        auto skf =
+            fragment ? wire::decode_skf(*protected_payload) : Result<wire::SkfHeader>(wire::SkfHeader{});
+        if (!fragment || (skf && skf->number == 1)) {
+          ++stats.responses_resent;
+          send_all(out, path, s.last_response);
+        }
         return;
       }
       if (h.message_id != s.peer_mid) {
@@ -1573,7 +1644,33 @@ struct IkeEngine::Impl {
         return;
       }
     }
-    if (!wire::open_protected_message(*s.recv_keys, message, m).ok()) {
+    std::optional<wire::ReassembledMessage> whole;
+    if (fragment) {
+      if (!config.fragmentation) {
+        ++stats.dropped;
+        return;
+      }
+      auto f = wire::open_fragment(*s.recv_keys, message, m);
+      if (!f) {
+        ++stats.dropped;  // 2.21.2 and RFC 7383 2.6: unauthenticated fragments are dropped
+        return;
+      }
+      if (!s.reassembler) s.reassembler = std::make_unique<wire::FragmentReassembler>();
+      auto done = s.reassembler->add(h, *f);
+      if (!done || !*done) {
+        if (!done) ++stats.dropped;
+        return;  // more fragments to come
+      }
+      whole = std::move(**done);
+      m.clear();
+      m.header = h;
+      m.decrypted = true;
+      if (!wire::parse_payload_chain(whole->first, whole->chain.view(), 0, true, &m).ok()) {
+        ++stats.dropped;
+        return;
+      }
+      log(LogLevel::debug, &s, "reassembled a message of " + std::to_string(whole->chain.size()) + " octets");
+    } else if (!wire::open_protected_message(*s.recv_keys, message, m).ok()) {
       ++stats.dropped;  // 2.21.2: a message that does not verify is dropped
       return;
     }
@@ -1638,7 +1735,7 @@ struct IkeEngine::Impl {
       s.retransmit_at = now + wait;
       log(LogLevel::info, &s,
           "retransmit " + std::to_string(s.retransmits) + " of request " + std::to_string(s.outstanding_mid));
-      send_raw(out, s.path, s.outstanding);
+      send_all(out, s.path, s.outstanding);
     }
   }
 

@@ -10,6 +10,9 @@
 #include "esp/esp_test_util.hpp"
 #include "ike_sim.hpp"
 #include "ipsec/esp/esp.hpp"
+#include "ipsec/ike/sad_install.hpp"
+#include "ipsec/sa/epoch.hpp"
+#include "ipsec/sa/sad.hpp"
 #include "test_util.hpp"
 
 namespace ipsec {
@@ -396,6 +399,44 @@ TEST_CASE("engine: NAT in front of the initiator: NAT-D detects it, IKE moves to
   CHECK(cb->child->udp->remote_port == 4500 + sim::kNatPortOffset);
 }
 
+TEST_CASE("engine: RFC 7383 fragmentation of IKE_AUTH with RSA certificates, also under loss") {
+  for (uint64_t seed = 30; seed < 36; ++seed) {
+    CAPTURE(seed);
+    sim::LinkConfig link;
+    link.mtu = 600;  // anything larger is lost: only fragments get through
+    if (seed > 30) {
+      link.loss = 0.2;
+      link.jitter = std::chrono::milliseconds(30);
+    }
+    PeerSetup a = setup_a(), b = setup_b();
+    a.auth = a.peer_auth = b.auth = b.peer_auth = Auth::rsa;
+    a.fragment_size = b.fragment_size = 576;
+    Pair p = make(a, b, seed, link);
+    REQUIRE(p.a->engine->initiate("a-b", p.net->now, p.sa()).ok());
+    const bool done = p.net->run([&] { return up(p) || p.sa().count(EventKind::ike_sa_down) > 0; },
+                                 std::chrono::seconds(200));
+    REQUIRE(done);
+    if (seed == 30) REQUIRE(up(p));
+    if (up(p)) check_traffic(p);
+    // Each IKE_AUTH message (two 853-octet certificates' worth) went out in
+    // several fragments.
+    CHECK(p.sa().sent >= 3);
+    CHECK(p.sb().sent >= 3);
+  }
+}
+
+TEST_CASE("engine: without fragmentation a message larger than the path is lost") {
+  sim::LinkConfig link;
+  link.mtu = 600;
+  PeerSetup a = setup_a(), b = setup_b();
+  a.auth = a.peer_auth = b.auth = b.peer_auth = Auth::rsa;
+  a.fragmentation = false;
+  Pair p = make(a, b, 37, link);
+  REQUIRE(p.a->engine->initiate("a-b", p.net->now, p.sa()).ok());
+  REQUIRE(p.net->run([&] { return p.sa().count(EventKind::ike_sa_down) > 0; }, std::chrono::seconds(200)));
+  CHECK(p.sa().count(EventKind::ike_sa_up) == 0);
+}
+
 TEST_CASE("engine: transport mode when both sides ask for it") {
   PeerSetup a = setup_a(), b = setup_b();
   a.mode = b.mode = esp::Mode::transport;
@@ -465,6 +506,64 @@ TEST_CASE("engine: close deletes the IKE SA on both sides") {
   CHECK(p.sa().count(EventKind::child_sa_delete) == 1);
   CHECK(p.sb().count(EventKind::child_sa_delete) == 1);
   CHECK(p.sb().count(EventKind::ike_sa_down) == 1);
+}
+
+TEST_CASE("engine: child SAs into the SAD: SPIs reserved there, installed, removed on delete") {
+  sa::EpochDomain epochs(1);
+  auto sad_a = std::move(*sa::Sad::create(sa::SadConfig{}, epochs));
+  auto sad_b = std::move(*sa::Sad::create(sa::SadConfig{}, epochs));
+  crypto::SeededRng spi_rng(99);
+  ike::SadSpiAllocator alloc_a(*sad_a, spi_rng), alloc_b(*sad_b, spi_rng);
+  PeerSetup a = setup_a(), b = setup_b();
+  a.spi_allocator = &alloc_a;
+  b.spi_allocator = &alloc_b;
+  Pair p = make(a, b, 19);
+  auto handle = p.a->engine->initiate("a-b", p.net->now, p.sa());
+  REQUIRE(handle.ok());
+  REQUIRE(p.net->run([&] { return up(p); }, std::chrono::seconds(5)));
+  for (int side = 0; side < 2; ++side) {
+    sa::Sad& sad = side == 0 ? *sad_a : *sad_b;
+    for (const sim::Recorded& r : p.net->sinks[side].events) {
+      if (r.kind != EventKind::child_sa_install) continue;
+      ike::ChildSa child = *r.child;
+      const auto sel = ike::selectors(child.local_ts, child.remote_ts);
+      child.selectors = sel;
+      REQUIRE(ike::install_child(sad, provider(), child, r.direction, p.net->now).ok());
+    }
+    CHECK(sad.inbound_count() == 1);
+    CHECK(sad.outbound_count() == 1);
+    const auto section = epochs.enter(0);
+    const sim::Recorded* in = install(p.net->sinks[side], sa::Direction::inbound);
+    CHECK(sad.inbound(in->child->inbound_spi, section) != nullptr);
+    CHECK(sad.outbound(1, section) != nullptr);
+  }
+  REQUIRE(p.a->engine->close(*handle, p.net->now, p.sa()).ok());
+  REQUIRE(p.net->run([&] { return p.b->engine->ike_sa_count() == 0; }, std::chrono::seconds(5)));
+  for (int side = 0; side < 2; ++side) {
+    sa::Sad& sad = side == 0 ? *sad_a : *sad_b;
+    const sim::Recorded* del = p.net->sinks[side].find(EventKind::child_sa_delete);
+    REQUIRE(del != nullptr);
+    ike::remove_child(sad, *del->child);
+    CHECK(sad.inbound_count() == 0);
+    CHECK(sad.outbound_count() == 0);
+  }
+}
+
+TEST_CASE("engine: a refused child SA gives its reserved SPI back") {
+  sa::EpochDomain epochs(1);
+  sa::SadConfig config;
+  config.max_inbound = 1;  // room for exactly one SPI
+  auto sad_a = std::move(*sa::Sad::create(config, epochs));
+  crypto::SeededRng spi_rng(98);
+  ike::SadSpiAllocator alloc_a(*sad_a, spi_rng);
+  PeerSetup a = setup_a(), b = setup_b();
+  a.spi_allocator = &alloc_a;
+  a.esp_proposals = "aes128gcm16";  // b refuses it
+  Pair p = make(a, b, 20);
+  REQUIRE(p.a->engine->initiate("a-b", p.net->now, p.sa()).ok());
+  REQUIRE(p.net->run([&] { return p.sa().count(EventKind::child_sa_failed) == 1; }, std::chrono::seconds(5)));
+  crypto::SeededRng other(5);
+  CHECK(sad_a->allocate_spi(other).ok());  // the SPI came back
 }
 
 TEST_CASE("engine: garbage and tampered messages are dropped without an answer") {

@@ -55,6 +55,9 @@ struct PeerSetup {
   std::string esp_proposals = "aes256gcm16";
   esp::Mode mode = esp::Mode::tunnel;
   size_t cookie_threshold = 10;
+  size_t fragment_size = 1280;  // EngineConfig::fragment_size
+  bool fragmentation = true;
+  ike::SpiAllocator* spi_allocator = nullptr;
   bool any_remote_address = false;  // respond to the peer from any address (a peer behind a NAT)
   ike::RetransmitPolicy retransmit;
 };
@@ -170,6 +173,9 @@ inline std::unique_ptr<Peer> make_peer(const PeerSetup& setup, const PeerSetup& 
   config.credentials.local_chain = p->chain;
   config.credentials.trust_anchors = p->anchors;
   config.cookie_threshold = setup.cookie_threshold;
+  config.fragment_size = setup.fragment_size;
+  config.fragmentation = setup.fragmentation;
+  config.spi_allocator = setup.spi_allocator;
   config.retransmit = setup.retransmit;
   config.unix_time_at_zero = kTestUnixTime;
   if (std::getenv("IPSEC_SIM_LOG") != nullptr) {

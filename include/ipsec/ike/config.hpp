@@ -111,6 +111,20 @@ struct RetransmitPolicy {
   uint32_t tries = 5;  // retransmissions before giving up
 };
 
+// SpiAllocator: where the engine gets the inbound SPIs of its child SAs.
+// A host with a SAD passes one backed by sa::Sad::allocate_spi (see
+// ike/sad_install.hpp), so SPIs never collide with installed SAs; without
+// one the engine draws random SPIs (>= 256) from its Rng.
+class SpiAllocator {
+ public:
+  virtual ~SpiAllocator() = default;
+  // allocate: a fresh SPI reserved until installed or released. Errors:
+  // limit_exceeded (the child SA is then refused).
+  [[nodiscard]] virtual Result<uint32_t> allocate() = 0;
+  // release: an SPI allocated but never installed (the negotiation failed).
+  virtual void release(uint32_t spi) = 0;
+};
+
 enum class LogLevel : uint8_t { error, info, debug };
 
 class LogSink {
@@ -134,12 +148,20 @@ struct EngineConfig {
   // half_open_timeout: a responder drops an IKE SA whose IKE_AUTH does not
   // complete in this time (strongSwan's default is 30 s).
   Duration half_open_timeout = std::chrono::seconds(30);
+  // RFC 7383: announce IKE fragmentation, reassemble the peer's fragments,
+  // and fragment our messages after IKE_SA_INIT when the peer announced it
+  // and a message would make an IP datagram larger than fragment_size
+  // (strongSwan's default; RFC 7383 2.5.1 suggests 1280 for IPv6, 576 for
+  // IPv4 when the path MTU is unknown).
+  bool fragmentation = true;
+  size_t fragment_size = 1280;
   // nonce_size: octets of our nonces (3.9: at least 16 and at least half
   // the PRF's key size; 32 covers every PRF here).
   size_t nonce_size = 32;
   // wall_clock: Unix seconds at Timestamp 0 of the host's monotonic clock,
   // for certificate validity (the engine reads no clock).
   int64_t unix_time_at_zero = 0;
+  SpiAllocator* spi_allocator = nullptr;  // outlives the engine
   LogSink* log = nullptr;
   LogLevel log_level = LogLevel::info;
 };
