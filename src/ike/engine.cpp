@@ -604,7 +604,7 @@ struct IkeEngine::Impl {
       w.add_notify(NotifyType::nat_detection_source_ip, *src);
       w.add_notify(NotifyType::nat_detection_destination_ip, *dst);
       if (config.fragmentation) w.add_notify(NotifyType::ikev2_fragmentation_supported);
-      w.add_notify(NotifyType::signature_hash_algorithms, hashes);
+      if (config.signature_authentication) w.add_notify(NotifyType::signature_hash_algorithms, hashes);
     });
   }
 
@@ -904,7 +904,8 @@ struct IkeEngine::Impl {
       if (!certreq.empty()) w.add_certreq({wire::CertEncoding::x509_signature, certreq});
       if (s.peer_fragmentation && config.fragmentation)
         w.add_notify(NotifyType::ikev2_fragmentation_supported);
-      if (s.peer_signature_hashes) w.add_notify(NotifyType::signature_hash_algorithms, hashes);
+      if (s.peer_signature_hashes && config.signature_authentication)
+        w.add_notify(NotifyType::signature_hash_algorithms, hashes);
     });
     if (!msg) return;
     s.init_response = *msg;
@@ -1047,7 +1048,18 @@ struct IkeEngine::Impl {
       return mac;
     }
     const crypto::PrivateKey* key = config.credentials.private_key;
-    const crypto::SignatureScheme scheme = scheme_for(key->type());
+    if ((!s.peer_signature_hashes || !config.signature_authentication) &&
+        key->type() != crypto::KeyType::ed25519) {
+      // RFC 7427 4: without the peer's SIGNATURE_HASH_ALGORITHMS, the
+      // methods of RFC 7296 and RFC 4754.
+      auto data = legacy_auth(*key, *octets, rng);
+      if (!data) return data.status();
+      *method = *legacy_method(key->type());
+      return std::move(*data);
+    }
+    crypto::SignatureScheme scheme = scheme_for(key->type());
+    if (key->type() == crypto::KeyType::rsa && config.credentials.rsa_pss)
+      scheme = crypto::SignatureScheme::rsa_pss_sha256;
     const auto ai = algorithm_identifier(scheme);
     if (!ai) return Errc::unsupported_algorithm;
     Bytes sig(key->max_signature_size());
@@ -1127,7 +1139,8 @@ struct IkeEngine::Impl {
                  ? AuthFailure::none
                  : AuthFailure::psk_mismatch;
     }
-    if (a.auth->method != wire::AuthMethod::digital_signature) {
+    const bool legacy = detail::legacy(a.auth->method).has_value();
+    if (a.auth->method != wire::AuthMethod::digital_signature && !legacy) {
       *detail = "method " + std::string(to_string(a.auth->method)) + " is not implemented";
       return AuthFailure::method_not_allowed;
     }
@@ -1159,6 +1172,14 @@ struct IkeEngine::Impl {
     }
     auto key = certs.front().public_key();
     if (!key) return AuthFailure::bad_certificate;
+    if (legacy) {
+      const Status v = verify_legacy_auth(*key, *a.auth, *octets);
+      if (v.ok()) return AuthFailure::none;
+      if (v.code() == Errc::bad_signature) return AuthFailure::bad_signature;
+      *detail = std::string(to_string(a.auth->method)) + " with a " +
+                std::string(crypto::to_string(key->type())) + " key";
+      return AuthFailure::scheme_not_allowed;
+    }
     auto data = wire::decode_signature_auth(a.auth->data);
     if (!data) return AuthFailure::scheme_not_allowed;
     auto scheme = scheme_of(*data);

@@ -115,7 +115,7 @@ TEST_CASE("RFC 7427 signature AUTH: ECDSA and Ed25519, and what is refused") {
         "300d06092a864886f70d01010b0500");
   CHECK(ipsec::test::to_hex(*ike::algorithm_identifier(crypto::SignatureScheme::ed25519)) ==
         "300506032b6570");
-  CHECK_FALSE(ike::algorithm_identifier(crypto::SignatureScheme::rsa_pss_sha256));
+  CHECK_FALSE(ike::algorithm_identifier(crypto::SignatureScheme::rsa_pkcs1_sha1));
   // An unknown OID, parameters where none belong, another method.
   auto key = crypto::PrivateKey::generate(crypto::KeyType::ecdsa_p256, rng);
   auto pub = key->public_key();
@@ -129,4 +129,102 @@ TEST_CASE("RFC 7427 signature AUTH: ECDSA and Ed25519, and what is refused") {
   CHECK(ike::scheme_of(p).status() == Errc::unsupported_algorithm);
   const wire::AuthPayload psk{wire::AuthMethod::shared_key_mic, Bytes(32, 1)};
   CHECK(ike::verify_signature_auth(*pub, psk, Bytes(1)).code() == Errc::unsupported_algorithm);
+}
+
+TEST_CASE("RFC 7427 RSASSA-PSS: the AlgorithmIdentifier (RFC 4055 3.1), signatures, parameters refused") {
+  // id-RSASSA-PSS, SHA-256 with NULL parameters, MGF1-SHA-256, salt 32.
+  CHECK(ipsec::test::to_hex(*ike::algorithm_identifier(crypto::SignatureScheme::rsa_pss_sha256)) ==
+        "304106092a864886f70d01010a3034a00f300d0609608648016503040201050"
+        "0a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120");
+  auto key = crypto::PrivateKey::parse(ipsec::test::read_data_file("ike/pki/rsa-a.key.der"));
+  REQUIRE(key.ok());
+  auto pub = key->public_key();
+  REQUIRE(pub.ok());
+  crypto::SeededRng rng(uint64_t{4055});
+  const Bytes octets(100, 0x33);
+  for (auto scheme : {crypto::SignatureScheme::rsa_pss_sha256, crypto::SignatureScheme::rsa_pss_sha384,
+                      crypto::SignatureScheme::rsa_pss_sha512}) {
+    INFO(crypto::to_string(scheme));
+    const Bytes data = signature_auth(*key, scheme, octets, rng);
+    const wire::AuthPayload auth{wire::AuthMethod::digital_signature, data};
+    CHECK(ike::verify_signature_auth(*pub, auth, octets).ok());
+    CHECK(ike::scheme_of(wire::decode_signature_auth(data).value()).value() == scheme);
+  }
+  auto params_scheme = [](const char* params_hex) {
+    const Bytes oid = from_hex("2a864886f70d01010a"), params = from_hex(params_hex);
+    wire::SignatureAuthData d;
+    d.algorithm_oid = oid;
+    d.parameters = params;
+    return ike::scheme_of(d);
+  };
+  // Hash AlgorithmIdentifiers without the NULL are the same parameters.
+  CHECK(params_scheme(
+            "3030 a00d300b0609608648016503040201 a11a301806092a864886f70d010108300b0609608648016503040201"
+            " a203020120")
+            .value() == crypto::SignatureScheme::rsa_pss_sha256);
+  // The defaults (SHA-1, salt 20), a salt other than the hash length, a
+  // hash and MGF hash that differ, a trailer other than 1: not implemented.
+  CHECK(params_scheme("3000").status() == Errc::unsupported_algorithm);
+  CHECK(params_scheme(
+            "3030 a00d300b0609608648016503040201 a11a301806092a864886f70d010108300b0609608648016503040201"
+            " a203020114")
+            .status() == Errc::unsupported_algorithm);
+  CHECK(params_scheme(
+            "3030 a00d300b0609608648016503040201 a11a301806092a864886f70d010108300b0609608648016503040202"
+            " a203020120")
+            .status() == Errc::unsupported_algorithm);
+  CHECK(params_scheme(
+            "3035 a00d300b0609608648016503040201 a11a301806092a864886f70d010108300b0609608648016503040201"
+            " a203020120 a303020102")
+            .status() == Errc::unsupported_algorithm);
+  CHECK(params_scheme("30").status() == Errc::unsupported_algorithm);
+}
+
+TEST_CASE("RFC 4754 ECDSA r | s and the RSA/ECDSA methods of RFC 7296 3.8") {
+  crypto::SeededRng rng(uint64_t{4754});
+  const Bytes octets(64, 0x44);
+  struct Case {
+    crypto::KeyType type;
+    wire::AuthMethod method;
+    size_t size;  // of the AUTH data
+  };
+  auto rsa = crypto::PrivateKey::parse(ipsec::test::read_data_file("ike/pki/rsa-a.key.der"));
+  REQUIRE(rsa.ok());
+  for (const Case c : {Case{crypto::KeyType::ecdsa_p256, wire::AuthMethod::ecdsa_sha256_p256, 64},
+                       Case{crypto::KeyType::ecdsa_p384, wire::AuthMethod::ecdsa_sha384_p384, 96},
+                       Case{crypto::KeyType::ecdsa_p521, wire::AuthMethod::ecdsa_sha512_p521, 132},
+                       Case{crypto::KeyType::rsa, wire::AuthMethod::rsa_signature, 256}}) {
+    INFO(crypto::to_string(c.type));
+    auto generated = c.type == crypto::KeyType::rsa ? crypto::PrivateKey()
+                                                    : crypto::PrivateKey::generate(c.type, rng).value();
+    const crypto::PrivateKey& key = c.type == crypto::KeyType::rsa ? *rsa : generated;
+    CHECK(ike::legacy_method(key.type()) == c.method);
+    auto data = ike::legacy_auth(key, octets, rng);
+    REQUIRE(data.ok());
+    CHECK(data->size() == c.size);
+    auto pub = key.public_key();
+    REQUIRE(pub.ok());
+    const wire::AuthPayload auth{c.method, *data};
+    CHECK(ike::verify_legacy_auth(*pub, auth, octets).ok());
+    Bytes other = octets;
+    other[3] ^= 0x10;
+    CHECK(ike::verify_legacy_auth(*pub, auth, other).code() == Errc::bad_signature);
+  }
+  // Method 9 fixes P-256: a P-384 key does not fit it.
+  auto p384 = crypto::PrivateKey::generate(crypto::KeyType::ecdsa_p384, rng).value();
+  const Bytes sig(64, 1);
+  CHECK(ike::verify_legacy_auth(p384.public_key().value(), {wire::AuthMethod::ecdsa_sha256_p256, sig}, octets)
+            .code() == Errc::key_type_mismatch);
+  CHECK_FALSE(ike::legacy_method(crypto::KeyType::ed25519));
+  // r | s <-> DER: leading zeros, high bits (a 0x00 pad), round trips.
+  const Bytes raw = from_hex(
+      "00000001"
+      "80000000");
+  auto der = ike::ecdsa_raw_to_der(raw);
+  REQUIRE(der.ok());
+  CHECK(ipsec::test::to_hex(*der) == "300a02010102050080000000");
+  CHECK(ike::ecdsa_der_to_raw(*der, 4).value() == raw);
+  CHECK(ike::ecdsa_raw_to_der(from_hex("010203")).status() == Errc::invalid_length);
+  CHECK(ike::ecdsa_der_to_raw(*der, 3).status() == Errc::invalid_value);  // s does not fit
+  CHECK(ike::ecdsa_der_to_raw(from_hex("3003020101"), 4).status() == Errc::invalid_value);
 }

@@ -189,6 +189,58 @@ TEST_CASE("engine: authentication and proposal matrix") {
   }
 }
 
+TEST_CASE("engine: signature methods: RSASSA-PSS (RFC 7427), and RSA (1) / ECDSA (9) without RFC 7427") {
+  struct Case {
+    Auth auth;
+    bool rfc7427;
+    bool pss;
+  };
+  const Case cases[] = {{Auth::rsa, true, true}, {Auth::rsa, false, false}, {Auth::ecdsa, false, false}};
+  uint64_t seed = 200;
+  for (const Case& c : cases) {
+    CAPTURE(++seed);
+    PeerSetup a = setup_a(), b = setup_b();
+    a.auth = a.peer_auth = b.auth = b.peer_auth = c.auth;
+    a.signature_authentication = c.rfc7427;  // b then answers with the legacy methods too
+    a.rsa_pss = b.rsa_pss = c.pss;
+    Pair p = make(a, b, seed);
+    REQUIRE(p.a->engine->initiate("a-b", p.net->now, p.sa()).ok());
+    REQUIRE(p.net->run([&] { return up(p); }, std::chrono::seconds(5)));
+    check_traffic(p);
+  }
+}
+
+TEST_CASE("engine: a legacy method the PAD does not allow is refused") {
+  PeerSetup a = setup_a(), b = setup_b();
+  a.auth = a.peer_auth = b.auth = b.peer_auth = Auth::rsa;
+  a.signature_authentication = false;
+  Pair p = make(a, b, 210);
+  // b's PAD entry (rebuilt) allows only RFC 7427 signatures.
+  std::string error;
+  PeerSetup b_strict = b;
+  b_strict.signature_authentication = true;
+  p.b = sim::make_peer(b_strict, a, provider(), 211, IPSEC_TEST_DATA_DIR, &error);
+  REQUIRE(p.b);
+  sa::Pad strict;
+  sa::PadEntryConfig pc;
+  pc.id = 7;
+  pc.auth = sa::AuthMethodSet().allow(wire::AuthMethod::digital_signature);
+  const uint32_t anchors[] = {1};
+  pc.trust_anchors = anchors;
+  const sa::Selector any;
+  pc.children = std::span<const sa::Selector>(&any, 1);
+  REQUIRE(
+      strict.add(sa::PadEntry::make(sa::IdPattern::parse("fqdn:a.example.test").value(), pc).value()).ok());
+  p.b->pad = std::move(strict);
+  p.net->peers[1] = p.b.get();
+  REQUIRE(p.a->engine->initiate("a-b", p.net->now, p.sa()).ok());
+  REQUIRE(p.net->run([&] { return p.sa().count(EventKind::ike_sa_down) == 1; }, std::chrono::seconds(5)));
+  const sim::Recorded* fb = p.sb().find(EventKind::authentication_failed);
+  REQUIRE(fb != nullptr);
+  CHECK(fb->failure == ike::AuthFailure::method_not_allowed);
+  CHECK(fb->detail.find("RSA_DIGITAL_SIGNATURE") != std::string::npos);
+}
+
 TEST_CASE("engine: INVALID_KE_PAYLOAD: the initiator retries with the group the responder asks for") {
   PeerSetup a = setup_a(), b = setup_b();
   a.ike_proposals = "aes256gcm16-prfsha256-x25519-ecp256";  // KEi for x25519

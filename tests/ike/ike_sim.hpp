@@ -57,6 +57,8 @@ struct PeerSetup {
   size_t cookie_threshold = 10;
   size_t fragment_size = 1280;  // EngineConfig::fragment_size
   bool fragmentation = true;
+  bool signature_authentication = true;  // EngineConfig::signature_authentication
+  bool rsa_pss = false;                  // Credentials::rsa_pss
   ike::SpiAllocator* spi_allocator = nullptr;
   bool any_remote_address = false;  // respond to the peer from any address (a peer behind a NAT)
   ike::RetransmitPolicy retransmit;
@@ -134,8 +136,14 @@ inline std::unique_ptr<Peer> make_peer(const PeerSetup& setup, const PeerSetup& 
   const uint32_t anchor_ids[] = {1};
   sa::PadEntryConfig pc;
   pc.id = 7;
-  pc.auth = sa::AuthMethodSet().allow(setup.peer_auth == Auth::psk ? wire::AuthMethod::shared_key_mic
-                                                                   : wire::AuthMethod::digital_signature);
+  if (setup.peer_auth == Auth::psk) {
+    pc.auth = sa::AuthMethodSet().allow(wire::AuthMethod::shared_key_mic);
+  } else {
+    pc.auth = sa::AuthMethodSet()
+                  .allow(wire::AuthMethod::digital_signature)
+                  .allow(wire::AuthMethod::rsa_signature)
+                  .allow(wire::AuthMethod::ecdsa_sha256_p256);
+  }
   pc.psk = as_bytes(std::string_view(setup.psk));
   if (setup.peer_auth != Auth::psk) pc.trust_anchors = anchor_ids;
   pc.id_must_match_certificate = true;
@@ -176,6 +184,8 @@ inline std::unique_ptr<Peer> make_peer(const PeerSetup& setup, const PeerSetup& 
   config.fragment_size = setup.fragment_size;
   config.fragmentation = setup.fragmentation;
   config.spi_allocator = setup.spi_allocator;
+  config.signature_authentication = setup.signature_authentication;
+  config.credentials.rsa_pss = setup.rsa_pss;
   config.retransmit = setup.retransmit;
   config.unix_time_at_zero = kTestUnixTime;
   if (std::getenv("IPSEC_SIM_LOG") != nullptr) {

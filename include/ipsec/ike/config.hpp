@@ -100,6 +100,9 @@ struct Credentials {
   // local_chain: our end-entity certificate first, then intermediates.
   std::span<const crypto::Certificate> local_chain;
   std::span<const TrustAnchor> trust_anchors;
+  // rsa_pss: sign with RSASSA-PSS (SHA-256) rather than PKCS#1 v1.5 when
+  // the key is RSA and the peer accepts RFC 7427 signatures.
+  bool rsa_pss = false;
 };
 
 // RetransmitPolicy: RFC 7296 2.1 leaves the timing to implementations;
@@ -154,6 +157,10 @@ struct EngineConfig {
   // (strongSwan's default; RFC 7383 2.5.1 suggests 1280 for IPv6, 576 for
   // IPv4 when the path MTU is unknown).
   bool fragmentation = true;
+  // signature_authentication: announce SIGNATURE_HASH_ALGORITHMS and sign
+  // with RFC 7427 (method 14); false, or a peer that does not announce it,
+  // gets RSA (1) and ECDSA (9-11) signatures (RFC 7296 3.8, RFC 4754).
+  bool signature_authentication = true;
   size_t fragment_size = 1280;
   // nonce_size: octets of our nonces (3.9: at least 16 and at least half
   // the PRF's key size; 32 covers every PRF here).
