@@ -1151,7 +1151,14 @@ struct IkeEngine::Impl {
       if (!cert) return AuthFailure::bad_certificate;
       certs.push_back(std::move(*cert));
     }
-    if (certs.empty()) return AuthFailure::no_certificate;
+    if (certs.empty()) {
+      // A public key configured for this peer (no certificate to check).
+      for (const PeerKey& k : config.credentials.peer_keys) {
+        if (k.pad_entry == entry.id() && k.key != nullptr)
+          return verify_with_key(*k.key, *a.auth, *octets, detail);
+      }
+      return AuthFailure::no_certificate;
+    }
     std::vector<crypto::Certificate> anchors;
     for (uint32_t id : entry.trust_anchors()) {
       const crypto::Certificate* c = anchor(id);
@@ -1172,20 +1179,31 @@ struct IkeEngine::Impl {
     }
     auto key = certs.front().public_key();
     if (!key) return AuthFailure::bad_certificate;
-    if (legacy) {
-      const Status v = verify_legacy_auth(*key, *a.auth, *octets);
+    return verify_with_key(*key, *a.auth, *octets, detail);
+  }
+
+  // verify_with_key: a signature AUTH (method 14, or 1/9/10/11) by `key`.
+  [[nodiscard]] static AuthFailure verify_with_key(const crypto::PublicKey& key,
+                                                   const wire::AuthPayload& auth, ByteView octets,
+                                                   std::string* detail) {
+    if (detail::legacy(auth.method)) {
+      const Status v = verify_legacy_auth(key, auth, octets);
       if (v.ok()) return AuthFailure::none;
       if (v.code() == Errc::bad_signature) return AuthFailure::bad_signature;
-      *detail = std::string(to_string(a.auth->method)) + " with a " +
-                std::string(crypto::to_string(key->type())) + " key";
+      *detail = std::string(to_string(auth.method)) + " with a " +
+                std::string(crypto::to_string(key.type())) + " key";
       return AuthFailure::scheme_not_allowed;
     }
-    auto data = wire::decode_signature_auth(a.auth->data);
+    auto data = wire::decode_signature_auth(auth.data);
     if (!data) return AuthFailure::scheme_not_allowed;
     auto scheme = scheme_of(*data);
-    if (!scheme || !crypto::scheme_fits(*scheme, key->type())) return AuthFailure::scheme_not_allowed;
-    return key->verify(*scheme, *octets, data->signature).ok() ? AuthFailure::none
-                                                               : AuthFailure::bad_signature;
+    if (!scheme || !crypto::scheme_fits(*scheme, key.type())) {
+      *detail = scheme ? std::string(crypto::to_string(*scheme)) + " with a " +
+                             std::string(crypto::to_string(key.type())) + " key"
+                       : std::string("unknown AlgorithmIdentifier");
+      return AuthFailure::scheme_not_allowed;
+    }
+    return key.verify(*scheme, octets, data->signature).ok() ? AuthFailure::none : AuthFailure::bad_signature;
   }
 
   // derive_child: KEYMAT = prf+(SK_d, Ni | Nr) (RFC 7296 2.17), initiator-

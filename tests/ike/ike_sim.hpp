@@ -41,7 +41,14 @@ inline Bytes read_file(const std::string& path) {
 // 2027-06-01, inside the validity of tests/data/ike/pki.
 inline constexpr int64_t kTestUnixTime = 1811808000;
 
-enum class Auth : uint8_t { psk, ecdsa, rsa };
+// ed25519: RFC 8420 signatures with raw public keys (Credentials::peer_keys),
+// each peer's key generated from its name.
+enum class Auth : uint8_t { psk, ecdsa, rsa, ed25519 };
+
+inline crypto::PrivateKey ed25519_key_of(const std::string& name) {
+  crypto::SeededRng rng(name == "a" ? uint64_t{8420} : uint64_t{8421});
+  return crypto::PrivateKey::generate(crypto::KeyType::ed25519, rng).value();
+}
 
 // PeerSetup: one side of a test tunnel.
 struct PeerSetup {
@@ -84,6 +91,8 @@ struct Peer {
   std::vector<crypto::Certificate> anchors_storage;
   std::vector<ike::TrustAnchor> anchors;
   std::optional<crypto::PrivateKey> key;
+  std::optional<crypto::PublicKey> peer_public;
+  std::vector<ike::PeerKey> peer_keys;
   std::unique_ptr<crypto::SeededRng> rng;
   std::unique_ptr<ike::IkeEngine> engine;
   ike::Endpoint endpoint;
@@ -108,7 +117,9 @@ inline std::unique_ptr<Peer> make_peer(const PeerSetup& setup, const PeerSetup& 
     *error = what;
     return nullptr;
   };
-  if (setup.auth != Auth::psk) {
+  if (setup.auth == Auth::ed25519) {
+    p->key = ed25519_key_of(setup.name);
+  } else if (setup.auth != Auth::psk) {
     auto cert =
         crypto::Certificate::parse_der(read_file(pki + pki_prefix(setup.auth) + "-" + setup.name + ".der"));
     auto key =
@@ -117,7 +128,10 @@ inline std::unique_ptr<Peer> make_peer(const PeerSetup& setup, const PeerSetup& 
     p->chain.push_back(std::move(*cert));
     p->key = std::move(*key);
   }
-  if (setup.peer_auth != Auth::psk) {
+  if (setup.peer_auth == Auth::ed25519) {
+    p->peer_public = ed25519_key_of(other).public_key().value();
+    p->peer_keys.push_back({7, &*p->peer_public});
+  } else if (setup.peer_auth != Auth::psk) {
     auto ca = crypto::Certificate::parse_der(read_file(pki + pki_prefix(setup.peer_auth) + "-ca.der"));
     if (!ca) return fail("cannot read the CA");
     p->anchors_storage.push_back(std::move(*ca));
@@ -180,6 +194,7 @@ inline std::unique_ptr<Peer> make_peer(const PeerSetup& setup, const PeerSetup& 
   config.credentials.private_key = p->key ? &*p->key : nullptr;
   config.credentials.local_chain = p->chain;
   config.credentials.trust_anchors = p->anchors;
+  config.credentials.peer_keys = p->peer_keys;
   config.cookie_threshold = setup.cookie_threshold;
   config.fragment_size = setup.fragment_size;
   config.fragmentation = setup.fragmentation;

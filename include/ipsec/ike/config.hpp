@@ -95,11 +95,22 @@ struct TrustAnchor {
   uint32_t id = 0;  // the id PAD entries name in trust_anchors
   const crypto::Certificate* certificate = nullptr;
 };
+// PeerKey: a public key trusted for one peer without a certificate (a raw
+// public key, as strongSwan's "pubkey" authentication with a configured
+// key): the PAD entry `pad_entry` authenticates with signatures verified by
+// `key` when the peer sends no CERT. RFC 8420 Ed25519 keys work this way
+// while certificates for them cannot be parsed (mbedTLS 2.28 lacks RFC 8410).
+struct PeerKey {
+  uint32_t pad_entry = 0;
+  const crypto::PublicKey* key = nullptr;
+};
+
 struct Credentials {
   const crypto::PrivateKey* private_key = nullptr;
   // local_chain: our end-entity certificate first, then intermediates.
   std::span<const crypto::Certificate> local_chain;
   std::span<const TrustAnchor> trust_anchors;
+  std::span<const PeerKey> peer_keys;
   // rsa_pss: sign with RSASSA-PSS (SHA-256) rather than PKCS#1 v1.5 when
   // the key is RSA and the peer accepts RFC 7427 signatures.
   bool rsa_pss = false;
