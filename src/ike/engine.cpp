@@ -92,6 +92,8 @@ struct Session {
   bool peer_fragmentation = false;
   bool peer_signature_hashes = false;
   std::string local_id_text, remote_id_text;
+  wire::IdType peer_id_type{};  // the peer's authenticated ID (responder)
+  Bytes peer_id;
   const sa::PadEntry* peer_entry = nullptr;
 
   // Our outstanding request (window size 1, RFC 7296 2.3).
@@ -1330,6 +1332,26 @@ struct IkeEngine::Impl {
     out.on_event(e);
   }
 
+  // drop_stale: RFC 7296 2.4: INITIAL_CONTACT says the peer kept no state:
+  // our other IKE SAs with that authenticated identity (and their child
+  // SAs) are stale and go without a Delete.
+  void drop_stale(const Session& fresh, const wire::IdPayload& id, Sink& out) {
+    std::vector<uint64_t> stale;
+    for (const auto& [handle, other] : sessions) {
+      if (handle == fresh.handle || other->phase != Phase::established || other->initiator) continue;
+      if (other->peer_entry != fresh.peer_entry || other->peer_id_type != id.type ||
+          !equal_bytes(other->peer_id, id.data)) {
+        continue;
+      }
+      stale.push_back(handle);
+    }
+    std::sort(stale.begin(), stale.end());
+    for (uint64_t handle : stale) {
+      auto it = sessions.find(handle);
+      if (it != sessions.end()) down(*it->second, out, "replaced: the peer sent INITIAL_CONTACT");
+    }
+  }
+
   void on_auth_request(Session& s, Timestamp now, const wire::ParsedMessage& m, Sink& out) {
     AuthPayloads a;
     if (!collect_auth(m, PayloadType::id_i, &a).ok()) {
@@ -1344,6 +1366,8 @@ struct IkeEngine::Impl {
     const Connection* conn = nullptr;
     if (a.id) {
       s.remote_id_text = id_text(a.id->type, a.id->data);
+      s.peer_id_type = a.id->type;
+      s.peer_id.assign(a.id->data.begin(), a.id->data.end());
       entry = config.pad->match(*a.id, s.path.remote.address);
       if (entry != nullptr) {
         for (const Connection& c : config.connections) {
@@ -1378,6 +1402,7 @@ struct IkeEngine::Impl {
       return down(s, out, why, Errc::integrity_check_failed);
     }
     s.local_id_text = id_text(s.conn->local_id.type, s.conn->local_id.data);
+    if (a.initial_contact) drop_stale(s, *a.id, out);
     const Bytes idr = id_body(s.conn->local_id);
     wire::AuthMethod method{};
     auto auth = own_auth(s, idr, &method);

@@ -620,6 +620,48 @@ TEST_CASE("engine: a refused child SA gives its reserved SPI back") {
   CHECK(sad_a->allocate_spi(other).ok());  // the SPI came back
 }
 
+TEST_CASE("engine: INITIAL_CONTACT from a rebooted peer drops its stale IKE SA (RFC 7296 2.4)") {
+  Pair p = make(setup_a(), setup_b(), 40);
+  REQUIRE(p.a->engine->initiate("a-b", p.net->now, p.sa()).ok());
+  REQUIRE(p.net->run([&] { return up(p); }, std::chrono::seconds(5)));
+  // a "reboots": a fresh engine with no state initiates again.
+  std::string error;
+  p.a = sim::make_peer(setup_a(), setup_b(), provider(), 41, IPSEC_TEST_DATA_DIR, &error);
+  REQUIRE(p.a);
+  p.net->peers[0] = p.a.get();
+  REQUIRE(p.a->engine->initiate("a-b", p.net->now, p.sa()).ok());
+  REQUIRE(p.net->run([&] { return p.sb().count(EventKind::child_sa_up) == 2; }, std::chrono::seconds(5)));
+  CHECK(p.b->engine->ike_sa_count() == 1);
+  CHECK(p.sb().count(EventKind::child_sa_delete) == 1);
+  const sim::Recorded* down = p.sb().find(EventKind::ike_sa_down);
+  REQUIRE(down != nullptr);
+  CHECK(down->detail.find("INITIAL_CONTACT") != std::string::npos);
+}
+
+TEST_CASE("engine: AH child SA") {
+  PeerSetup a = setup_a(), b = setup_b();
+  a.esp_proposals = b.esp_proposals = "sha256";
+  a.child_protocol = b.child_protocol = wire::ProtocolId::ah;
+  Pair p = make(a, b, 42);
+  REQUIRE(p.a->engine->initiate("a-b", p.net->now, p.sa()).ok());
+  REQUIRE(p.net->run([&] { return up(p); }, std::chrono::seconds(5)));
+  const sim::Recorded* c = install(p.sa(), sa::Direction::outbound);
+  CHECK(c->child->protocol == esp::SecurityProtocol::ah);
+  CHECK(c->proposal == "AUTH_HMAC_SHA2_256_128/NO_EXT_SEQ");
+  check_traffic(p);
+}
+
+TEST_CASE("engine: ACQUIRE starts the connection of its reqid once") {
+  Pair p = make(setup_a(), setup_b(), 43);
+  REQUIRE(p.a->engine->acquire(1, p.net->now, p.sa()).ok());
+  REQUIRE(p.a->engine->acquire(1, p.net->now, p.sa()).ok());  // already negotiating: nothing new
+  CHECK(p.a->engine->ike_sa_count() == 1);
+  CHECK(p.a->engine->acquire(2, p.net->now, p.sa()).code() == Errc::invalid_argument);
+  REQUIRE(p.net->run([&] { return up(p); }, std::chrono::seconds(5)));
+  REQUIRE(p.a->engine->acquire(1, p.net->now, p.sa()).ok());  // up: nothing new
+  CHECK(p.a->engine->ike_sa_count() == 1);
+}
+
 TEST_CASE("engine: garbage and tampered messages are dropped without an answer") {
   Pair p = make(setup_a(), setup_b(), 18);
   test::Bytes junk(100, 0x41);

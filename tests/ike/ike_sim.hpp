@@ -60,6 +60,7 @@ struct PeerSetup {
   std::string psk = "correct horse battery staple";
   std::string ike_proposals = "aes256gcm16-prfsha256-x25519";
   std::string esp_proposals = "aes256gcm16";
+  wire::ProtocolId child_protocol = wire::ProtocolId::esp;
   esp::Mode mode = esp::Mode::tunnel;
   size_t cookie_threshold = 10;
   size_t fragment_size = 1280;  // EngineConfig::fragment_size
@@ -176,7 +177,7 @@ inline std::unique_ptr<Peer> make_peer(const PeerSetup& setup, const PeerSetup& 
   c.local_auth = setup.auth == Auth::psk ? ike::LocalAuth::psk : ike::LocalAuth::signature;
   c.peer = 7;
   auto ikep = ike::parse_proposals(setup.ike_proposals, wire::ProtocolId::ike);
-  auto espp = ike::parse_proposals(setup.esp_proposals, wire::ProtocolId::esp);
+  auto espp = ike::parse_proposals(setup.esp_proposals, setup.child_protocol);
   if (!ikep || !espp) return fail("proposals");
   c.ike_proposals = *ikep;
   c.child.proposals = *espp;
