@@ -232,6 +232,7 @@ struct Recorded {
 struct LinkConfig {
   double loss = 0;       // probability a datagram is dropped
   double duplicate = 0;  // probability it is delivered twice
+  double corrupt = 0;    // probability one random bit of it is flipped
   Duration delay = std::chrono::milliseconds(10);
   Duration jitter{0};  // uniform extra delay: reorders datagrams
   size_t mtu = 65535;  // larger UDP payloads are dropped
@@ -326,6 +327,10 @@ class Simulation {
       f.at = now + link_.delay + jitter();
       f.seq = next_seq_++;
       f.bytes.assign(d.bytes.begin(), d.bytes.end());
+      if (!f.bytes.empty() && chance(link_.corrupt)) {
+        const size_t bit = std::uniform_int_distribution<size_t>(0, f.bytes.size() * 8 - 1)(random_);
+        f.bytes[bit / 8] = static_cast<uint8_t>(f.bytes[bit / 8] ^ (1u << (bit % 8)));
+      }
       // The receiver sees the datagram's ends swapped.
       f.path.local = d.path.remote;
       f.path.remote = d.path.local;
