@@ -379,6 +379,7 @@ struct IkeEngine::Impl {
   std::unordered_map<uint64_t, uint64_t> half_open_by_spi_i;        // responder: SPIi -> our SPI
   std::array<uint8_t, kCookieSecretSize> cookie_secret{};
   Bytes scratch = Bytes(limits::kMaxIkeMessageSize);
+  std::vector<std::string> deferred_log;  // lines of a message built but not yet sent
   Bytes chain_scratch = Bytes(limits::kMaxIkeMessageSize);
 
   Impl(EngineConfig c, crypto::Provider& p, crypto::Rng& r) : config(std::move(c)), provider(p), rng(r) {
@@ -466,8 +467,12 @@ struct IkeEngine::Impl {
     for (const Bytes& d : message) send_raw(out, path, d);
   }
 
+  // log_message: the one-line summary of a message in or out. Protected
+  // messages are summarized when built (from their plaintext) but logged
+  // when sent (defer), so the log follows the order of the host's calls.
   void log_message(const Session* s, bool outgoing, const wire::IkeHeader& h,
-                   std::span<const wire::PayloadView> payloads, bool opened, const Path& path) {
+                   std::span<const wire::PayloadView> payloads, bool opened, const Path& path,
+                   bool defer = false) {
     if (config.log == nullptr || config.log_level < LogLevel::info) return;
     const wire::MessageSummary summary = wire::summarize(h, payloads, opened);
     std::string text = outgoing ? "sending " : "received ";
@@ -475,7 +480,15 @@ struct IkeEngine::Impl {
     text += outgoing ? " to " : " from ";
     text += path.remote.address.to_text().view();
     text += "[" + std::to_string(path.remote.port) + "]";
+    if (defer) {
+      deferred_log.push_back(std::move(text));
+      return;
+    }
     log(LogLevel::info, s, text);
+  }
+  void flush_log(const Session& s) {
+    for (const std::string& line : deferred_log) log(LogLevel::info, &s, line);
+    deferred_log.clear();
   }
 
   // build_plain: an unprotected message (IKE_SA_INIT and its error answers).
@@ -492,6 +505,7 @@ struct IkeEngine::Impl {
   template <typename Fill>
   [[nodiscard]] Result<Datagrams> build_protected(Session& s, wire::ExchangeType exchange, bool response,
                                                   uint32_t mid, Fill fill) {
+    deferred_log.clear();
     wire::ChainBuilder chain(chain_scratch);
     fill(chain.payloads());
     auto plain = chain.finish();
@@ -507,7 +521,7 @@ struct IkeEngine::Impl {
       wire::ParsedMessage pm;
       pm.header = h;
       if (wire::parse_payload_chain(chain.first_type(), *plain, 0, true, &pm).ok()) {
-        log_message(&s, true, h, pm.payloads(), true, s.path);
+        log_message(&s, true, h, pm.payloads(), true, s.path, true);
       }
     }
     // RFC 7383 2.5: fragment when both sides support it and the message
@@ -525,7 +539,8 @@ struct IkeEngine::Impl {
         if (!frag) return frag.status();
         datagrams.push_back(frame(s, *frag));
       }
-      log(LogLevel::info, &s, "splitting the message into " + std::to_string(f->count()) + " fragments");
+      if (config.log != nullptr)
+        deferred_log.push_back("splitting it into " + std::to_string(f->count()) + " fragments");
       return datagrams;
     }
     auto msg = wire::build_protected_message(h, chain.first_type(), *plain, *s.send_keys, rng, scratch);
@@ -542,12 +557,14 @@ struct IkeEngine::Impl {
     s.awaiting = true;
     s.retransmits = 0;
     s.retransmit_at = now + config.retransmit.initial;
+    flush_log(s);
     send_all(out, s.path, s.outstanding);
   }
 
   void send_response(Session& s, Datagrams message, Sink& out) {
     s.last_response = std::move(message);
     s.has_response = true;
+    flush_log(s);
     send_all(out, s.path, s.last_response);
   }
 
@@ -1523,6 +1540,7 @@ struct IkeEngine::Impl {
       auto msg = build_protected(
           s, wire::ExchangeType::informational, false, 2,
           [&](wire::PayloadChainWriter& w) { w.add_notify(NotifyType::authentication_failed); });
+      flush_log(s);
       if (msg) send_all(out, s.path, *msg);
       return down(s, out, why, Errc::integrity_check_failed);
     }
