@@ -11,6 +11,13 @@ packages=(
   clang libclang-rt-14-dev llvm   # fuzz preset: clang, libFuzzer, llvm-symbolizer
   clang-format git
   python3-scapy python3-cryptography tshark   # tests/interop: ESP/AH against Scapy and tshark
+  # tests/interop/ike_strongswan.sh: strongSwan's charon as the IKEv2 peer, with
+  # kernel-libipsec (ESP in userspace: libcharon-extra-plugins), curve25519
+  # (libstrongswan-extra-plugins), openssl and gcm (libstrongswan-standard-plugins,
+  # only a Recommends), swanctl and vici; network namespaces and veth (iproute2),
+  # ping, and openssl to turn the test PKI into PEM
+  strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins
+  libcharon-extra-plugins iproute2 iputils-ping openssl
 )
 
 missing=()

@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: Apache-2.0
+// ike_peer: the IKEv2 engine (ipsec/ike/engine.hpp) against a real peer, on
+// the public API only. A Linux host program: UDP sockets on ports 500 and
+// 4500 of one local address (IPv4 or IPv6), a ppoll loop, CLOCK_MONOTONIC
+// as the engine's Timestamp, SystemRng and DefaultProvider. It sets up one
+// IKE SA and its child SA (as initiator with --initiate, else as responder)
+// and prints the engine's log lines and one line per event. There is no
+// ESP datapath here: child SAs are printed, not installed (no keys are
+// printed either), and ESP datagrams arriving on port 4500 are ignored.
+//
+//   ike_peer --local 10.0.0.1 --remote 10.0.0.2 --initiate --psk secret
+//            --id fqdn:a.example.test --remote-id fqdn:b.example.test
+//            --local-ts 10.1.1.0/24 --remote-ts 10.1.2.0/24 --exit-when-up
+//
+// tests/interop/ike_strongswan.sh runs it against strongSwan's charon.
+#include <ipsec/ipsec.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using namespace ipsec;
+
+namespace {
+
+constexpr uint16_t kIkePort = 500;
+constexpr uint16_t kNattPort = 4500;
+constexpr Duration kGrace = std::chrono::seconds(1);      // --exit-when-up: let the peer finish
+constexpr Duration kCloseWait = std::chrono::seconds(2);  // SIGINT/SIGTERM: wait for the Delete's answer
+
+constexpr const char* kUsage =
+    "usage: ike_peer --local ADDR --id ID --remote-id PATTERN\n"
+    "                (--psk SECRET | --cert FILE --key FILE [--cert-chain FILE]... --ca FILE...)\n"
+    "                [--remote ADDR] [--initiate] [options]\n"
+    "  --name NAME          connection name (default ike-peer)\n"
+    "  --local ADDR         bind UDP 500 and 4500 on this IPv4 or IPv6 address\n"
+    "  --remote ADDR        the peer (required with --initiate; omitted: any peer, responder only)\n"
+    "  --id ID              our identity: fqdn:NAME, email:A@B, ip:ADDR, keyid:HEX or bare text\n"
+    "  --remote-id PATTERN  the peer's identity pattern (PAD entry), e.g. fqdn:sw.example.test\n"
+    "  --psk SECRET         pre-shared key authentication, both ways\n"
+    "  --cert FILE --key FILE  our certificate and private key (DER or PEM): signatures\n"
+    "  --cert-chain FILE    an intermediate certificate sent after ours (repeatable)\n"
+    "  --ca FILE            a trust anchor for the peer's certificate (repeatable)\n"
+    "  --ike PROPOSALS      IKE proposals (default aes256gcm16-prfsha256-x25519)\n"
+    "  --esp PROPOSALS      ESP proposals (default aes256gcm16)\n"
+    "  --local-ts PREFIX    our traffic selector (repeatable; default: the local address)\n"
+    "  --remote-ts PREFIX   the peer's traffic selector (repeatable; default: the remote address)\n"
+    "  --transport          transport mode (default tunnel)\n"
+    "  --initiate           initiate the IKE SA (default: respond only)\n"
+    "  --exit-when-up       exit 0 once the child SA is up (after a 1 s grace period)\n"
+    "  --timeout SECONDS    exit 1 if the child SA is not up by then\n"
+    "  --verbose            engine log level debug, and every datagram\n"
+    "On SIGINT/SIGTERM the IKE SAs are deleted (up to 2 s) before exiting.\n";
+
+struct Options {
+  std::string name = "ike-peer";
+  std::string local, remote, id, remote_id, psk, cert, key;
+  std::vector<std::string> chain, cas, local_ts, remote_ts;
+  std::string ike = "aes256gcm16-prfsha256-x25519";
+  std::string esp = "aes256gcm16";
+  bool transport = false, initiate = false, exit_when_up = false, verbose = false;
+  double timeout = 0;  // seconds; 0: none
+  std::string timeout_text;
+};
+
+volatile sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+int64_t clock_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+Timestamp now() { return Timestamp::from_nanoseconds(clock_ns(CLOCK_MONOTONIC)); }
+
+const int64_t g_start = clock_ns(CLOCK_MONOTONIC);
+std::string g_name = "ike-peer";
+
+// say: one output line, prefixed with our name and the seconds since start.
+void say(std::string_view tag, std::string_view text) {
+  const double t = static_cast<double>(clock_ns(CLOCK_MONOTONIC) - g_start) / 1e9;
+  std::printf("[%s %7.3f] %.*s%.*s\n", g_name.c_str(), t, static_cast<int>(tag.size()), tag.data(),
+              static_cast<int>(text.size()), text.data());
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "ike_peer: %s\n", what.c_str());
+  std::exit(2);
+}
+std::string why(Status s) {
+  return std::string(s.name()) + (*s.field() ? std::string(" (") + s.field() + ")" : "");
+}
+template <typename T>
+T take(Result<T> r, const std::string& what) {
+  if (!r) die(what + ": " + why(r.status()));
+  return std::move(r).value();
+}
+
+std::string str(std::string_view v) { return std::string(v); }
+// hex: an IKE SPI as 16 hex digits, an ESP SPI (32 bits) as 0x and 8.
+std::string hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+  return b;
+}
+std::string hex(uint32_t v) {
+  char b[16];
+  std::snprintf(b, sizeof b, "0x%08x", v);
+  return b;
+}
+std::string endpoint_text(const ike::Endpoint& e) {
+  return str(e.address.to_text().view()) + "[" + std::to_string(e.port) + "]";
+}
+// range_text: a range as a prefix when it is one, else first-last.
+std::string range_text(const sa::AddressRange& r) {
+  for (unsigned len = 0; len <= r.first.size() * 8; ++len) {
+    if (r.first.masked(len) == r.first && r.first.with_host_bits_set(len) == r.last)
+      return str(r.first.to_text().view()) + "/" + std::to_string(len);
+  }
+  return str(r.first.to_text().view()) + "-" + str(r.last.to_text().view());
+}
+std::string ts_text(std::span<const ike::TsRange> ts) {
+  std::string s;
+  for (const ike::TsRange& t : ts) s += (s.empty() ? "" : ",") + range_text(t.addresses);
+  return s;
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::vector<uint8_t> out;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) die("cannot open " + path + ": " + std::strerror(errno));
+  uint8_t buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + n);
+  std::fclose(f);
+  return out;
+}
+crypto::Certificate load_certificate(const std::string& path) {
+  const std::vector<uint8_t> b = read_file(path);
+  const std::string_view text(reinterpret_cast<const char*>(b.data()), b.size());
+  return take(text.find("-----BEGIN") != std::string_view::npos ? crypto::Certificate::parse_pem(text)
+                                                                : crypto::Certificate::parse_der(b),
+              "certificate " + path);
+}
+
+// Sockets: one per port, bound to the local address.
+socklen_t to_sockaddr(const ike::Endpoint& e, sockaddr_storage* ss) {
+  std::memset(ss, 0, sizeof *ss);
+  if (e.address.is_v4()) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(e.port);
+    std::memcpy(&sin->sin_addr, e.address.bytes().data(), 4);
+    return sizeof *sin;
+  }
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(ss);
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = htons(e.port);
+  std::memcpy(&sin6->sin6_addr, e.address.bytes().data(), 16);
+  return sizeof *sin6;
+}
+std::optional<ike::Endpoint> from_sockaddr(const sockaddr_storage& ss) {
+  const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+  const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+  const bool v4 = ss.ss_family == AF_INET;
+  auto a = IpAddress::from_bytes(v4 ? ByteView(reinterpret_cast<const uint8_t*>(&sin->sin_addr), 4)
+                                    : ByteView(reinterpret_cast<const uint8_t*>(&sin6->sin6_addr), 16));
+  if (!a || (!v4 && ss.ss_family != AF_INET6)) return std::nullopt;
+  return ike::Endpoint{*a, ntohs(v4 ? sin->sin_port : sin6->sin6_port)};
+}
+int open_socket(const ike::Endpoint& local) {
+  const int fd =
+      socket(local.address.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) die(std::string("socket: ") + std::strerror(errno));
+  const int one = 1;
+  if (local.address.is_v6()) (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  sockaddr_storage ss;
+  const socklen_t len = to_sockaddr(local, &ss);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0)
+    die("bind " + endpoint_text(local) + ": " + std::strerror(errno));
+  return fd;
+}
+
+// Host: the engine's Sink and LogSink. It sends on the socket of the
+// datagram's local port and records what the main loop acts on; it never
+// calls the engine.
+class Host final : public ike::Sink, public ike::LogSink {
+ public:
+  int fd500 = -1, fd4500 = -1;
+  bool verbose = false;
+  std::vector<uint64_t> up;    // established IKE SAs (close them on exit)
+  std::vector<uint64_t> down;  // IKE SAs gone since the loop last looked
+  bool child_up = false, child_failed = false;
+
+  void send(const ike::OutDatagram& d) override {
+    sockaddr_storage ss;
+    const socklen_t len = to_sockaddr(d.path.remote, &ss);
+    const int fd = d.path.local.port == kNattPort ? fd4500 : fd500;
+    if (sendto(fd, d.bytes.data(), d.bytes.size(), 0, reinterpret_cast<const sockaddr*>(&ss), len) < 0) {
+      say("send failed: ", endpoint_text(d.path.remote) + ": " + std::strerror(errno));
+    } else if (verbose) {
+      say("", "sent " + std::to_string(d.bytes.size()) + " bytes " + endpoint_text(d.path.local) + " -> " +
+                  endpoint_text(d.path.remote));
+    }
+  }
+
+  void log(ike::LogLevel level, std::string_view line) override {
+    say(level == ike::LogLevel::error   ? "log error: "
+        : level == ike::LogLevel::debug ? "log debug: "
+                                        : "log: ",
+        line);
+  }
+
+  void on_event(const ike::Event& e) override {
+    const std::string head =
+        "event " + str(to_string(e.kind)) + " <" + str(e.connection) + "|" + hex(e.ike_sa) + ">";
+    switch (e.kind) {
+      case ike::EventKind::ike_sa_up: {
+        const ike::IkeSaInfo& i = *e.ike;
+        say("", head + " " + (i.initiator ? "initiator" : "responder") + " SPIs " + hex(i.spi_i) + "_i " +
+                    hex(i.spi_r) + "_r " + endpoint_text(i.path.local) + "[" + str(i.local_id) + "] ... " +
+                    endpoint_text(i.path.remote) + "[" + str(i.remote_id) + "] proposal " + str(i.proposal) +
+                    (i.nat.nat_detected() ? ", NAT detected" : ""));
+        up.push_back(e.ike_sa);
+        break;
+      }
+      case ike::EventKind::child_sa_install:  // into the SAD, if there were one
+        say("",
+            head + (e.direction == sa::Direction::inbound ? " inbound SPI " + hex(e.child->inbound_spi)
+                                                          : " outbound SPI " + hex(e.child->outbound_spi)));
+        break;
+      case ike::EventKind::child_sa_up: {
+        const ike::ChildSa& c = *e.child;
+        say("", head + " SPIs " + hex(c.inbound_spi) + "_i " + hex(c.outbound_spi) + "_o reqid " +
+                    std::to_string(c.reqid) + (c.mode == esp::Mode::tunnel ? " tunnel" : " transport") +
+                    (c.udp ? "-in-UDP" : "") + " proposal " + str(c.proposal) + " " + ts_text(c.local_ts) +
+                    " === " + ts_text(c.remote_ts));
+        child_up = true;
+        break;
+      }
+      case ike::EventKind::ike_sa_down:
+        say("", head + " " + str(to_string(e.error)) + ": " + str(e.detail));
+        std::erase(up, e.ike_sa);
+        down.push_back(e.ike_sa);
+        break;
+      case ike::EventKind::child_sa_delete:
+        say("", head + " SPIs " + hex(e.child ? e.child->inbound_spi : 0) + "_i " +
+                    hex(e.child ? e.child->outbound_spi : 0) + "_o " + str(e.detail));
+        break;
+      case ike::EventKind::child_sa_failed:
+      case ike::EventKind::proposal_mismatch:
+        say("", head + " " + str(to_string(e.error)) + ": " + str(e.detail));
+        child_failed = true;
+        break;
+      case ike::EventKind::authentication_failed:
+        say("", head + " " + str(to_string(e.auth_failure)) + ": " + str(e.detail));
+        break;
+    }
+  }
+};
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i], value;
+    const size_t eq = flag.find('=');
+    const bool has_eq = eq != std::string::npos;
+    if (has_eq) {
+      value = flag.substr(eq + 1);
+      flag.resize(eq);
+    }
+    auto arg = [&]() -> std::string {
+      if (has_eq) return value;
+      if (i + 1 >= argc) die(flag + " needs a value (see --help)");
+      return argv[++i];
+    };
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
+    auto text = [&](std::string_view name, std::string& field) {
+      return flag == name && (field = arg(), true);
+    };
+    auto list = [&](std::string_view name, std::vector<std::string>& field) {
+      return flag == name && (field.push_back(arg()), true);
+    };
+    auto on = [&](std::string_view name, bool& field) { return flag == name && (field = true); };
+    if (text("--name", o.name) || text("--local", o.local) || text("--remote", o.remote) ||
+        text("--id", o.id) || text("--remote-id", o.remote_id) || text("--psk", o.psk) ||
+        text("--cert", o.cert) || text("--key", o.key) || text("--ike", o.ike) || text("--esp", o.esp) ||
+        list("--cert-chain", o.chain) || list("--ca", o.cas) || list("--local-ts", o.local_ts) ||
+        list("--remote-ts", o.remote_ts) || on("--transport", o.transport) || on("--initiate", o.initiate) ||
+        on("--exit-when-up", o.exit_when_up) || on("--verbose", o.verbose)) {
+      continue;
+    } else if (flag == "--timeout") {
+      o.timeout_text = arg();
+      char* end = nullptr;
+      o.timeout = std::strtod(o.timeout_text.c_str(), &end);
+      if (end == o.timeout_text.c_str() || *end != '\0' || o.timeout <= 0)
+        die("--timeout wants a positive number of seconds");
+    } else {
+      die("unknown option " + flag + " (see --help)");
+    }
+  }
+  if (o.local.empty() || o.id.empty() || o.remote_id.empty())
+    die("--local, --id and --remote-id are required");
+  if (o.psk.empty() == o.cert.empty()) die("give either --psk or --cert/--key/--ca");
+  if (!o.cert.empty() && (o.key.empty() || o.cas.empty())) die("--cert needs --key and at least one --ca");
+  if (o.initiate && o.remote.empty()) die("--initiate needs --remote");
+  return o;
+}
+
+std::vector<ike::TsRange> parse_ts(const std::vector<std::string>& texts,
+                                   const std::optional<IpAddress>& fallback, IpFamily family) {
+  std::vector<ike::TsRange> out;
+  for (const std::string& t : texts)
+    out.push_back({.addresses = sa::AddressRange::of(take(IpPrefix::parse(t), "traffic selector " + t))});
+  if (out.empty())
+    out.push_back(
+        {.addresses = fallback ? sa::AddressRange::single(*fallback) : sa::AddressRange::any(family)});
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opt = parse_options(argc, argv);
+  g_name = opt.name;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+
+  const IpAddress local = take(IpAddress::parse(opt.local), "--local");
+  std::optional<IpAddress> remote;
+  if (!opt.remote.empty()) remote = take(IpAddress::parse(opt.remote), "--remote");
+  if (remote && remote->family() != local.family()) die("--local and --remote are of different families");
+
+  // Credentials: these outlive the engine (it keeps pointers and spans).
+  std::vector<crypto::Certificate> chain, anchors_storage;
+  std::vector<ike::TrustAnchor> anchors;
+  std::vector<uint32_t> anchor_ids;
+  std::optional<crypto::PrivateKey> key;
+  if (!opt.cert.empty()) {
+    chain.push_back(load_certificate(opt.cert));
+    for (const std::string& c : opt.chain) chain.push_back(load_certificate(c));
+    key = take(crypto::PrivateKey::parse(read_file(opt.key)), "private key " + opt.key);
+    for (const std::string& c : opt.cas) anchors_storage.push_back(load_certificate(c));
+    for (size_t i = 0; i < anchors_storage.size(); ++i) {
+      anchor_ids.push_back(static_cast<uint32_t>(i + 1));
+      anchors.push_back({anchor_ids.back(), &anchors_storage[i]});
+    }
+  }
+
+  // The connection and the PAD entry of its peer: children = local_ts x remote_ts.
+  ike::Connection c;
+  c.name = opt.name;
+  c.local_address = local;
+  c.remote_address = remote;
+  c.local_id = take(ike::Identity::parse(opt.id), "--id");
+  c.local_auth = opt.psk.empty() ? ike::LocalAuth::signature : ike::LocalAuth::psk;
+  c.peer = 1;
+  c.ike_proposals = take(ike::parse_proposals(opt.ike, wire::ProtocolId::ike), "--ike");
+  c.child.proposals = take(ike::parse_proposals(opt.esp, wire::ProtocolId::esp), "--esp");
+  c.child.local_ts = parse_ts(opt.local_ts, local, local.family());
+  c.child.remote_ts = parse_ts(opt.remote_ts, remote, local.family());
+  c.child.mode = opt.transport ? esp::Mode::transport : esp::Mode::tunnel;
+
+  std::vector<sa::Selector> children;
+  for (const ike::TsRange& l : c.child.local_ts) {
+    for (const ike::TsRange& r : c.child.remote_ts) {
+      if (l.addresses.family() != r.addresses.family()) continue;
+      sa::Selector s;
+      s.local = l.addresses;
+      s.remote = r.addresses;
+      children.push_back(s);
+    }
+  }
+  sa::PadEntryConfig pc;
+  pc.id = 1;
+  if (opt.psk.empty()) {
+    // RFC 7427 signatures, and the older RSA/ECDSA methods for peers that
+    // do not announce SIGNATURE_HASH_ALGORITHMS.
+    pc.auth = sa::AuthMethodSet()
+                  .allow(wire::AuthMethod::digital_signature)
+                  .allow(wire::AuthMethod::rsa_signature)
+                  .allow(wire::AuthMethod::ecdsa_sha256_p256)
+                  .allow(wire::AuthMethod::ecdsa_sha384_p384)
+                  .allow(wire::AuthMethod::ecdsa_sha512_p521);
+    pc.trust_anchors = anchor_ids;
+  } else {
+    pc.auth = sa::AuthMethodSet().allow(wire::AuthMethod::shared_key_mic);
+    pc.psk = as_bytes(opt.psk);
+  }
+  pc.id_must_match_certificate = true;
+  pc.children = children;
+  sa::Pad pad;
+  auto entry =
+      take(sa::PadEntry::make(take(sa::IdPattern::parse(opt.remote_id), "--remote-id"), pc), "PAD entry");
+  if (const Status s = pad.add(std::move(entry)); !s.ok()) die("PAD: " + why(s));
+
+  Host host;
+  host.verbose = opt.verbose;
+  ike::EngineConfig config;
+  config.connections.push_back(std::move(c));
+  config.pad = &pad;
+  config.credentials.private_key = key ? &*key : nullptr;
+  config.credentials.local_chain = chain;
+  config.credentials.trust_anchors = anchors;
+  // Certificate validity needs the wall clock at Timestamp 0 (CLOCK_MONOTONIC's origin).
+  config.unix_time_at_zero = (clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC)) / 1'000'000'000;
+  config.log = &host;
+  config.log_level = opt.verbose ? ike::LogLevel::debug : ike::LogLevel::info;
+  crypto::DefaultProvider provider;
+  crypto::SystemRng rng;
+  std::unique_ptr<ike::IkeEngine> engine =
+      take(ike::IkeEngine::create(std::move(config), provider, rng), "engine");
+
+  host.fd500 = open_socket({local, kIkePort});
+  host.fd4500 = open_socket({local, kNattPort});
+  say("", "listening on " + endpoint_text({local, kIkePort}) + " and " + endpoint_text({local, kNattPort}));
+
+  // SIGINT/SIGTERM are blocked except inside ppoll, so none is missed between checks.
+  sigset_t block, unblocked;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigprocmask(SIG_BLOCK, &block, &unblocked);
+  struct sigaction sa_stop {};
+  sa_stop.sa_handler = on_signal;
+  sigaction(SIGINT, &sa_stop, nullptr);
+  sigaction(SIGTERM, &sa_stop, nullptr);
+
+  const Timestamp started = now();
+  std::optional<uint64_t> initiated;
+  if (opt.initiate) {
+    initiated = take(engine->initiate(opt.name, started, host), "initiate");
+  }
+  std::optional<Timestamp> deadline, exit_at, close_until;
+  if (opt.timeout > 0)
+    deadline = started + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(opt.timeout));
+  bool was_up = false;
+  int status = -1;  // set: leave the loop (after closing on a signal)
+  std::vector<uint8_t> buf(65536);
+  uint64_t esp_ignored = 0;
+
+  while (true) {
+    Timestamp t = now();
+    if (host.child_up && !was_up) {
+      was_up = true;
+      if (opt.exit_when_up) exit_at = t + kGrace;
+    }
+    if (g_stop != 0 && !close_until) {
+      say("", "signal: closing " + std::to_string(host.up.size()) + " IKE SA(s)");
+      close_until = t + kCloseWait;
+      for (uint64_t h : std::vector<uint64_t>(host.up)) {
+        if (const Status s = engine->close(h, t, host); !s.ok()) say("close failed: ", why(s));
+      }
+    }
+    if (close_until && (engine->ike_sa_count() == 0 || t >= *close_until)) {
+      if (engine->ike_sa_count() != 0) say("", "giving up waiting for the peer's answer to the Delete");
+      status = 0;
+    } else if (!close_until && exit_at && t >= *exit_at) {
+      say("", "child SA up: exiting (the IKE SA stays up at the peer)");
+      status = 0;
+    } else if (!close_until && deadline && !was_up && t >= *deadline) {
+      say("", "timeout: the child SA is not up after " + opt.timeout_text + " s");
+      status = 1;
+    } else if (!close_until && initiated) {
+      // Our initiated IKE SA failed or went away: nothing is left to wait for.
+      const bool gone = std::find(host.down.begin(), host.down.end(), *initiated) != host.down.end();
+      if (gone || (opt.exit_when_up && host.child_failed && !was_up)) {
+        say("", gone ? "the IKE SA is gone: exiting" : "the child SA failed: exiting");
+        status = was_up && !opt.exit_when_up ? 0 : 1;
+      }
+    }
+    if (status >= 0) break;
+
+    // Sleep until a datagram, a signal, the engine's timer or one of ours.
+    std::optional<Timestamp> wake = engine->next_timeout();
+    for (const auto& d : {deadline, exit_at, close_until}) {
+      if (d && (!wake || *d < *wake)) wake = d;
+    }
+    timespec ts{};
+    if (wake) {
+      const int64_t ns = std::max<int64_t>(0, (*wake - t).count());
+      ts.tv_sec = ns / 1'000'000'000;
+      ts.tv_nsec = ns % 1'000'000'000;
+    }
+    pollfd fds[2] = {{host.fd500, POLLIN, 0}, {host.fd4500, POLLIN, 0}};
+    if (ppoll(fds, 2, wake ? &ts : nullptr, &unblocked) < 0 && errno != EINTR)
+      die("ppoll: " + str(strerror(errno)));
+
+    for (const pollfd& p : fds) {
+      if ((p.revents & POLLIN) == 0) continue;
+      const uint16_t port = p.fd == host.fd4500 ? kNattPort : kIkePort;
+      while (true) {
+        sockaddr_storage from{};
+        socklen_t from_len = sizeof from;
+        const ssize_t n =
+            recvfrom(p.fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+        if (n < 0) break;  // EAGAIN: drained
+        const auto peer = from_sockaddr(from);
+        if (!peer) continue;
+        const ike::Path path{{local, port}, *peer};
+        const MutableByteView data(buf.data(), static_cast<size_t>(n));
+        if (port == kNattPort) {
+          // RFC 3948: keepalives and ESP share port 4500 with IKE.
+          auto kind = wire::classify_udp4500(data);
+          if (!kind || kind->kind == wire::NattKind::keepalive) continue;
+          if (kind->kind == wire::NattKind::esp) {
+            if (esp_ignored++ == 0)
+              say("", "ESP datagram from " + endpoint_text(*peer) + " ignored (no datapath)");
+            continue;
+          }
+        }
+        if (opt.verbose)
+          say("", "received " + std::to_string(n) + " bytes " + endpoint_text(*peer) + " -> " +
+                      endpoint_text(path.local));
+        engine->receive(now(), path, data, host);
+      }
+    }
+    t = now();
+    if (auto due = engine->next_timeout(); due && *due <= t) engine->on_timer(t, host);
+  }
+  const ike::EngineStats& st = engine->stats();
+  say("", "exit " + std::to_string(status) + ": received " + std::to_string(st.received) + ", dropped " +
+              std::to_string(st.dropped) + ", retransmitted " + std::to_string(st.retransmitted) +
+              ", established " + std::to_string(st.established));
+  close(host.fd500);
+  close(host.fd4500);
+  return status;
+}
