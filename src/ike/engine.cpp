@@ -1118,6 +1118,15 @@ struct IkeEngine::Impl {
     const auto tsi = wire_of(c.child.local_ts);
     const auto tsr = wire_of(c.child.remote_ts);
     const Bytes certreq = certreq_data(c);
+    // RFC 7296 2.4: INITIAL_CONTACT only when we hold no other IKE SA with
+    // this peer (the peer would drop the others as stale).
+    bool initial_contact = c.send_initial_contact;
+    for (const auto& [handle, other] : sessions) {
+      if (handle != s.handle && other->conn == s.conn &&
+          (other->phase == Phase::established || other->phase == Phase::auth_sent)) {
+        initial_contact = false;
+      }
+    }
     s.next_mid = 1;
     auto msg = build_protected(s, wire::ExchangeType::ike_auth, false, 1, [&](wire::PayloadChainWriter& w) {
       w.add_raw(PayloadType::id_i, idi);
@@ -1125,7 +1134,7 @@ struct IkeEngine::Impl {
         for (const crypto::Certificate& cert : config.credentials.local_chain)
           w.add_cert({wire::CertEncoding::x509_signature, cert.der()});
       }
-      if (c.send_initial_contact) w.add_notify(NotifyType::initial_contact);
+      if (initial_contact) w.add_notify(NotifyType::initial_contact);
       if (!certreq.empty()) w.add_certreq({wire::CertEncoding::x509_signature, certreq});
       w.add_auth({method, *auth});
       if (c.child.mode == esp::Mode::transport) w.add_notify(NotifyType::use_transport_mode);

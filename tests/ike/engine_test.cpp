@@ -267,6 +267,41 @@ TEST_CASE("engine: COOKIE round trip (RFC 7296 2.6)") {
   check_traffic(p);
 }
 
+TEST_CASE("engine: cookies start at the half-open threshold; initiators that echo them complete") {
+  PeerSetup a = setup_a(), b = setup_b();
+  b.cookie_threshold = 10;
+  Pair p = make(a, b, 44);
+  for (int i = 0; i < 30; ++i) REQUIRE(p.a->engine->initiate("a-b", p.net->now, p.sa()).ok());
+  REQUIRE(p.net->run(
+      [&] {
+        return p.sb().count(EventKind::child_sa_up) == 30 && p.sa().count(EventKind::child_sa_up) == 30;
+      },
+      std::chrono::seconds(10)));
+  CHECK(p.b->engine->stats().cookies_sent == 20);  // the first 10 found fewer than 10 half-open SAs
+  CHECK(p.b->engine->established_count() == 30);
+  CHECK(p.b->engine->half_open_count() == 0);
+  CHECK(p.a->engine->established_count() == 30);
+}
+
+TEST_CASE("engine: beyond max_half_open, IKE_SA_INIT requests are dropped") {
+  PeerSetup a = setup_a(), b = setup_b();
+  b.cookie_threshold = 1000;
+  Pair p = make(a, b, 45);
+  std::string error;
+  // b's engine with a half-open limit of 5.
+  PeerSetup bl = b;
+  bl.max_half_open = 5;
+  p.b = sim::make_peer(bl, a, provider(), 46, IPSEC_TEST_DATA_DIR, &error);
+  REQUIRE(p.b);
+  p.net->peers[1] = p.b.get();
+  for (int i = 0; i < 8; ++i) REQUIRE(p.a->engine->initiate("a-b", p.net->now, p.sa()).ok());
+  // Stop once b has the 8 requests (all delivered at once), before its
+  // answers complete any IKE SA.
+  p.net->run([&] { return p.b->engine->stats().received >= 8; }, std::chrono::seconds(1));
+  CHECK(p.b->engine->half_open_count() == 5);
+  CHECK(p.b->engine->stats().dropped >= 3);
+}
+
 TEST_CASE("engine: a wrong cookie is answered with a fresh COOKIE and keeps no state") {
   PeerSetup a = setup_a(), b = setup_b();
   b.cookie_threshold = 0;

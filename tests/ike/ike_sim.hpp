@@ -63,6 +63,7 @@ struct PeerSetup {
   wire::ProtocolId child_protocol = wire::ProtocolId::esp;
   esp::Mode mode = esp::Mode::tunnel;
   size_t cookie_threshold = 10;
+  size_t max_half_open = 5000;
   size_t fragment_size = 1280;  // EngineConfig::fragment_size
   bool fragmentation = true;
   bool signature_authentication = true;  // EngineConfig::signature_authentication
@@ -197,6 +198,7 @@ inline std::unique_ptr<Peer> make_peer(const PeerSetup& setup, const PeerSetup& 
   config.credentials.trust_anchors = p->anchors;
   config.credentials.peer_keys = p->peer_keys;
   config.cookie_threshold = setup.cookie_threshold;
+  config.max_half_open = setup.max_half_open;
   config.fragment_size = setup.fragment_size;
   config.fragmentation = setup.fragmentation;
   config.spi_allocator = setup.spi_allocator;
