@@ -77,7 +77,6 @@ struct Session {
   uint64_t spi_i = 0;
   uint64_t spi_r = 0;
   Path path;
-  bool natt_port = false;  // IKE moved to port 4500 (RFC 7296 2.23)
   Timestamp created{};
 
   std::unique_ptr<crypto::KeyExchange> ke;
@@ -100,6 +99,7 @@ struct Session {
   uint32_t next_mid = 0;
   bool awaiting = false;
   uint32_t outstanding_mid = 0;
+  wire::ExchangeType outstanding_exchange = wire::ExchangeType::ike_sa_init;
   Datagrams outstanding;  // as sent
   Timestamp retransmit_at{};
   uint32_t retransmits = 0;
@@ -108,6 +108,10 @@ struct Session {
   uint32_t peer_mid = 0;
   bool has_response = false;
   Datagrams last_response;  // as sent
+  // The request it answers (SHA-256 of the message, or of fragment 1):
+  // only an identical retransmission gets the cached answer.
+  std::array<uint8_t, 32> last_request_digest{};
+  std::array<uint8_t, 32> first_fragment_digest{};  // of the request being reassembled
 
   uint32_t child_inbound_spi = 0;
   bool child_spi_reserved = false;  // allocated from the host's SpiAllocator, not installed
@@ -117,9 +121,21 @@ struct Session {
   std::unique_ptr<wire::FragmentReassembler> reassembler;
 };
 
+[[nodiscard]] bool natt_path(const Path& p) noexcept {
+  return p.local.port == kNattPort || p.remote.port == kNattPort;
+}
+
 [[nodiscard]] bool same_path(const Path& a, const Path& b) noexcept {
   return a.local.address == b.local.address && a.local.port == b.local.port &&
          a.remote.address == b.remote.address && a.remote.port == b.remote.port;
+}
+
+// digest: SHA-256 of a message, to recognise its retransmissions.
+[[nodiscard]] std::array<uint8_t, 32> digest(ByteView message) noexcept {
+  std::array<uint8_t, 32> d{};
+  const ByteView parts[] = {message};
+  if (!crypto::hash(crypto::HashId::sha2_256, parts, d).ok()) d.fill(0xff);
+  return d;
 }
 
 [[nodiscard]] std::string hex(ByteView b) {
@@ -376,9 +392,14 @@ struct IkeEngine::Impl {
   crypto::Rng& rng;
   EngineStats stats;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions;  // by our SPI
-  std::unordered_map<uint64_t, uint64_t> half_open_by_spi_i;        // responder: SPIi -> our SPI
+  // responder_by_spi_i: our responder IKE SAs by the initiator's SPI, for
+  // their whole life, so that a late retransmission of an IKE_SA_INIT
+  // request is recognised rather than starting a new IKE SA.
+  std::unordered_map<uint64_t, uint64_t> responder_by_spi_i;
+  size_t half_open = 0;  // responder IKE SAs in Phase::half_open
   std::array<uint8_t, kCookieSecretSize> cookie_secret{};
   Bytes scratch = Bytes(limits::kMaxIkeMessageSize);
+  Bytes framed;                           // a message with the non-ESP marker, during Sink::send
   std::vector<std::string> deferred_log;  // lines of a message built but not yet sent
   Bytes chain_scratch = Bytes(limits::kMaxIkeMessageSize);
 
@@ -455,14 +476,18 @@ struct IkeEngine::Impl {
     out.on_event(e);
   }
 
-  // send_datagram: on port 4500 the non-ESP marker goes first.
-  [[nodiscard]] Bytes frame(const Session& s, ByteView message) const {
-    Bytes d;
-    if (s.natt_port) d.assign(wire::kNonEspMarkerSize, 0);
-    d.insert(d.end(), message.begin(), message.end());
-    return d;
+  // send_raw: one IKE message to `path`; on port 4500 the non-ESP marker
+  // goes first (RFC 3948 2.2). Messages are kept unframed (retransmissions,
+  // cached answers) and framed here, for the path they leave on.
+  void send_raw(Sink& out, const Path& path, ByteView message) {
+    if (!natt_path(path)) {
+      out.send(OutDatagram{path, message});
+      return;
+    }
+    framed.assign(wire::kNonEspMarkerSize, 0);
+    framed.insert(framed.end(), message.begin(), message.end());
+    out.send(OutDatagram{path, framed});
   }
-  void send_raw(Sink& out, const Path& path, ByteView bytes) { out.send(OutDatagram{path, bytes}); }
   void send_all(Sink& out, const Path& path, const Datagrams& message) {
     for (const Bytes& d : message) send_raw(out, path, d);
   }
@@ -527,7 +552,7 @@ struct IkeEngine::Impl {
     // RFC 7383 2.5: fragment when both sides support it and the message
     // would not fit the configured IP datagram size.
     const size_t overhead = (s.path.remote.address.family() == IpFamily::v4 ? 20 : 40) + 8 +
-                            (s.natt_port ? wire::kNonEspMarkerSize : 0);
+                            (natt_path(s.path) ? wire::kNonEspMarkerSize : 0);
     const size_t max_message = config.fragment_size > overhead ? config.fragment_size - overhead : 0;
     const size_t whole = wire::kIkeHeaderSize + 4 + s.send_keys->overhead(plain->size()) + plain->size();
     Datagrams datagrams;
@@ -537,7 +562,7 @@ struct IkeEngine::Impl {
       for (uint16_t n = 1; n <= f->count(); ++n) {
         auto frag = f->build(n, *s.send_keys, rng, scratch);
         if (!frag) return frag.status();
-        datagrams.push_back(frame(s, *frag));
+        datagrams.emplace_back(frag->begin(), frag->end());
       }
       if (config.log != nullptr)
         deferred_log.push_back("splitting it into " + std::to_string(f->count()) + " fragments");
@@ -545,15 +570,16 @@ struct IkeEngine::Impl {
     }
     auto msg = wire::build_protected_message(h, chain.first_type(), *plain, *s.send_keys, rng, scratch);
     if (!msg) return msg.status();
-    datagrams.push_back(frame(s, *msg));
+    datagrams.emplace_back(msg->begin(), msg->end());
     return datagrams;
   }
 
   // ---- requests and responses on an IKE SA -------------------------------
 
-  void send_request(Session& s, Datagrams message, Timestamp now, Sink& out) {
+  void send_request(Session& s, wire::ExchangeType exchange, Datagrams message, Timestamp now, Sink& out) {
     s.outstanding = std::move(message);
     s.outstanding_mid = s.next_mid;
+    s.outstanding_exchange = exchange;
     s.awaiting = true;
     s.retransmits = 0;
     s.retransmit_at = now + config.retransmit.initial;
@@ -578,8 +604,9 @@ struct IkeEngine::Impl {
     auto it = sessions.find(handle);
     if (it == sessions.end()) return;
     release_child_spi(*it->second);
-    auto h = half_open_by_spi_i.find(it->second->spi_i);
-    if (h != half_open_by_spi_i.end() && h->second == handle) half_open_by_spi_i.erase(h);
+    if (it->second->phase == Phase::half_open) --half_open;
+    auto h = responder_by_spi_i.find(it->second->spi_i);
+    if (h != responder_by_spi_i.end() && h->second == handle) responder_by_spi_i.erase(h);
     sessions.erase(it);
   }
 
@@ -635,7 +662,7 @@ struct IkeEngine::Impl {
     if (wire::parse_message(s.init_request, &pm).ok())
       log_message(&s, true, pm.header, pm.payloads(), false, s.path);
     s.next_mid = 0;
-    send_request(s, Datagrams{frame(s, s.init_request)}, now, out);
+    send_request(s, wire::ExchangeType::ike_sa_init, Datagrams{s.init_request}, now, out);
     return Status::success();
   }
 
@@ -652,7 +679,6 @@ struct IkeEngine::Impl {
     s.created = now;
     s.path.local = Endpoint{*conn.local_address, conn.local_port};
     s.path.remote = Endpoint{*conn.remote_address, conn.remote_port};
-    s.natt_port = conn.local_port == kNattPort || conn.remote_port == kNattPort;
     const auto groups = conn.ike_proposals.front().of_type(wire::TransformType::ke);
     auto ke = provider.make_key_exchange(static_cast<crypto::KeGroup>(groups.front().id), rng);
     if (!ke) return ke.status();
@@ -761,11 +787,7 @@ struct IkeEngine::Impl {
     log(LogLevel::info, nullptr,
         "sending IKE_SA_INIT response 0 [ N(" + std::string(to_string(type)) + ") ] to " +
             std::string(path.remote.address.to_text().view()));
-    const bool natt = path.local.port == kNattPort || path.remote.port == kNattPort;
-    Bytes d;
-    if (natt) d.assign(wire::kNonEspMarkerSize, 0);
-    d.insert(d.end(), msg->begin(), msg->end());
-    send_raw(out, path, d);
+    send_raw(out, path, *msg);
   }
 
   [[nodiscard]] const Connection* responder_connection(const Path& path) const {
@@ -785,9 +807,9 @@ struct IkeEngine::Impl {
       return;
     }
     // A retransmitted request: answer with the same response (RFC 7296 2.1).
-    if (auto it = half_open_by_spi_i.find(h.spi_i); it != half_open_by_spi_i.end()) {
+    if (auto it = responder_by_spi_i.find(h.spi_i); it != responder_by_spi_i.end()) {
       auto s = sessions.find(it->second);
-      if (s != sessions.end() && s->second->path.remote.address == path.remote.address &&
+      if (s != sessions.end() && s->second->phase == Phase::half_open && same_path(s->second->path, path) &&
           equal_bytes(s->second->init_request, message)) {
         ++stats.responses_resent;
         send_all(out, s->second->path, s->second->last_response);
@@ -811,7 +833,6 @@ struct IkeEngine::Impl {
       answer_init_error(path, h, NotifyType::invalid_syntax, {}, out);
       return;
     }
-    const size_t half_open = half_open_by_spi_i.size();
     if (half_open >= config.max_half_open) {
       ++stats.dropped;
       return;
@@ -868,7 +889,6 @@ struct IkeEngine::Impl {
     s.phase = Phase::half_open;
     s.created = now;
     s.path = path;
-    s.natt_port = path.local.port == kNattPort || path.remote.port == kNattPort;
     s.suite = suite;
     s.suite_text = transforms_text(chosen->transforms);
     s.ni.assign(ni->begin(), ni->end());
@@ -933,8 +953,9 @@ struct IkeEngine::Impl {
     wire::ParsedMessage pm;
     if (wire::parse_message(s.init_response, &pm).ok())
       log_message(&s, true, pm.header, pm.payloads(), false, path);
-    send_response(s, Datagrams{frame(s, s.init_response)}, out);
-    half_open_by_spi_i[s.spi_i] = s.handle;
+    send_response(s, Datagrams{s.init_response}, out);
+    responder_by_spi_i[s.spi_i] = s.handle;
+    ++half_open;
     sessions.emplace(s.handle, std::move(session));
   }
 
@@ -1038,9 +1059,8 @@ struct IkeEngine::Impl {
     auto nat = evaluate_nat_detection(s.spi_i, s.spi_r, nat_src, nat_dst, s.path.remote, s.path.local);
     if (nat) s.nat = *nat;
     s.awaiting = false;
-    if (s.nat.use_port_4500() && !s.natt_port) {
+    if (s.nat.use_port_4500() && !natt_path(s.path)) {
       // RFC 7296 2.23: move to port 4500 once a NAT is detected.
-      s.natt_port = true;
       s.path.local.port = kNattPort;
       s.path.remote.port = kNattPort;
       log(LogLevel::info, &s, "NAT detected, switching to port 4500");
@@ -1145,7 +1165,7 @@ struct IkeEngine::Impl {
     });
     if (!msg) return down(s, out, "cannot build IKE_AUTH", msg.status().code());
     s.phase = Phase::auth_sent;
-    send_request(s, std::move(*msg), now, out);
+    send_request(s, wire::ExchangeType::ike_auth, std::move(*msg), now, out);
   }
 
   // verify_peer_auth: the peer's AUTH against its PAD entry (RFC 7296 2.15,
@@ -1333,10 +1353,9 @@ struct IkeEngine::Impl {
   }
 
   void report_up(Session& s, Sink& out) {
+    if (s.phase == Phase::half_open) --half_open;
     s.phase = Phase::established;
     ++stats.established;
-    auto h = half_open_by_spi_i.find(s.spi_i);
-    if (h != half_open_by_spi_i.end() && h->second == s.handle) half_open_by_spi_i.erase(h);
     IkeSaInfo info;
     info.spi_i = s.spi_i;
     info.spi_r = s.spi_r;
@@ -1713,20 +1732,24 @@ struct IkeEngine::Impl {
     }
     const bool fragment = protected_payload->type == PayloadType::skf;
     if (h.response()) {
-      if (!s.awaiting || h.message_id != s.outstanding_mid) {
+      if (!s.awaiting || h.message_id != s.outstanding_mid || h.exchange != s.outstanding_exchange) {
         ++stats.dropped;
         return;
       }
     } else {
       if (h.message_id + 1 == s.peer_mid && s.has_response) {
-        // A retransmitted request: the cached answer (RFC 7296 2.1). Its
-        // ICV is not checked: the answer is the same either way. Of a
-        // fragmented request only fragment 1 triggers it (RFC 7383 2.6.1).
+        // A retransmitted request gets the cached answer (RFC 7296 2.1),
+        // if it is the very request answered (its bytes, or those of its
+        // fragment 1, RFC 7383 2.6.1) and comes from where that one did:
+        // no forged datagram makes us send anything, or anywhere else.
         auto skf =
             fragment ? wire::decode_skf(*protected_payload) : Result<wire::SkfHeader>(wire::SkfHeader{});
-        if (!fragment || (skf && skf->number == 1)) {
+        if ((!fragment || (skf && skf->number == 1)) && same_path(path, s.path) &&
+            ct_equal(digest(message), s.last_request_digest)) {
           ++stats.responses_resent;
-          send_all(out, path, s.last_response);
+          send_all(out, s.path, s.last_response);
+        } else {
+          ++stats.dropped;
         }
         return;
       }
@@ -1735,6 +1758,8 @@ struct IkeEngine::Impl {
         return;
       }
     }
+    // The request's digest, taken before it is decrypted in place.
+    const std::array<uint8_t, 32> request_digest = h.response() ? std::array<uint8_t, 32>{} : digest(message);
     std::optional<wire::ReassembledMessage> whole;
     if (fragment) {
       if (!config.fragmentation) {
@@ -1747,6 +1772,7 @@ struct IkeEngine::Impl {
         return;
       }
       if (!s.reassembler) s.reassembler = std::make_unique<wire::FragmentReassembler>();
+      if (!h.response() && f->number == 1) s.first_fragment_digest = request_digest;
       auto done = s.reassembler->add(h, *f);
       if (!done || !*done) {
         if (!done) ++stats.dropped;
@@ -1766,12 +1792,12 @@ struct IkeEngine::Impl {
       return;
     }
     log_message(&s, false, h, m.payloads(), true, path);
+    if (!h.response()) s.last_request_digest = fragment ? s.first_fragment_digest : request_digest;
     if (!h.response() && !same_path(path, s.path)) {
       // RFC 7296 2.11, 2.23: answer where the request came from; an
       // initiator behind a NAT moves to port 4500 after IKE_SA_INIT, and
       // its mapping may change later.
       s.path = path;
-      s.natt_port = path.local.port == kNattPort || path.remote.port == kNattPort;
     }
     if (h.response()) {
       s.awaiting = false;
@@ -1861,7 +1887,7 @@ struct IkeEngine::Impl {
     }
     child_down(s, out, "closing");
     s.phase = Phase::deleting;
-    send_request(s, std::move(*msg), now, out);
+    send_request(s, wire::ExchangeType::informational, std::move(*msg), now, out);
     ++s.next_mid;
     return Status::success();
   }
@@ -1922,7 +1948,7 @@ size_t IkeEngine::established_count() const noexcept {
   for (const auto& [h, s] : impl_->sessions) n += s->phase == Phase::established ? size_t{1} : size_t{0};
   return n;
 }
-size_t IkeEngine::half_open_count() const noexcept { return impl_->half_open_by_spi_i.size(); }
+size_t IkeEngine::half_open_count() const noexcept { return impl_->half_open; }
 const EngineStats& IkeEngine::stats() const noexcept { return impl_->stats; }
 
 // ---- Identity --------------------------------------------------------------

@@ -604,6 +604,80 @@ TEST_CASE("engine: retransmitted requests get the cached response") {
   CHECK(p.sb().count(EventKind::child_sa_install) == 2);
 }
 
+// Capture: a sink that records datagrams (to replay them) and forwards
+// nothing.
+struct Capture final : ike::Sink {
+  std::vector<std::pair<ike::Path, test::Bytes>> sent;
+  void send(const ike::OutDatagram& d) override {
+    sent.emplace_back(d.path, test::Bytes(d.bytes.begin(), d.bytes.end()));
+  }
+  void on_event(const ike::Event&) override {}
+};
+
+ike::Path reversed(const ike::Path& p) { return ike::Path{p.remote, p.local}; }
+
+TEST_CASE("engine: only the very request answered, from where it came, gets the cached answer") {
+  // The handshake by hand, datagram by datagram, to replay a's IKE_AUTH
+  // request.
+  Pair q = make(setup_a(), setup_b(), 48);
+  Capture ca, cb;
+  REQUIRE(q.a->engine->initiate("a-b", q.net->now, ca).ok());
+  REQUIRE(ca.sent.size() == 1);
+  q.b->engine->receive(q.net->now, reversed(ca.sent[0].first), ca.sent[0].second, cb);
+  REQUIRE(cb.sent.size() == 1);
+  q.a->engine->receive(q.net->now, reversed(cb.sent[0].first), cb.sent[0].second, ca);
+  REQUIRE(ca.sent.size() == 2);
+  const auto [auth_path, auth_request] = ca.sent[1];
+  test::Bytes copy = auth_request;
+  q.b->engine->receive(q.net->now, reversed(auth_path), copy, cb);
+  REQUIRE(cb.sent.size() == 2);
+  const test::Bytes response = cb.sent[1].second;
+  // The same bytes again: the same answer, to the same place.
+  copy = auth_request;
+  q.b->engine->receive(q.net->now, reversed(auth_path), copy, cb);
+  REQUIRE(cb.sent.size() == 3);
+  CHECK(cb.sent[2].second == response);
+  CHECK(q.b->engine->stats().responses_resent == 1);
+  // From another address or port, or with its header's message ID right
+  // but other bytes: nothing is sent (no reflection, no amplification).
+  ike::Path elsewhere = reversed(auth_path);
+  elsewhere.remote.address = IpAddress::parse("203.0.113.99").value();
+  copy = auth_request;
+  q.b->engine->receive(q.net->now, elsewhere, copy, cb);
+  ike::Path on4500 = reversed(auth_path);
+  on4500.local.port = on4500.remote.port = 4500;
+  test::Bytes marked(4, 0);
+  marked.insert(marked.end(), auth_request.begin(), auth_request.end());
+  q.b->engine->receive(q.net->now, on4500, marked, cb);
+  copy = auth_request;
+  copy.back() ^= 1;
+  q.b->engine->receive(q.net->now, reversed(auth_path), copy, cb);
+  test::Bytes header_only(auth_request.begin(), auth_request.begin() + 28);
+  header_only[27] = 28;  // Length: just the header
+  header_only[24] = header_only[25] = header_only[26] = 0;
+  q.b->engine->receive(q.net->now, reversed(auth_path), header_only, cb);
+  CHECK(cb.sent.size() == 3);
+  CHECK(q.b->engine->stats().responses_resent == 1);
+}
+
+TEST_CASE("engine: a late IKE_SA_INIT retransmission after IKE_AUTH starts nothing") {
+  Pair q = make(setup_a(), setup_b(), 49);
+  Capture ca, cb;
+  REQUIRE(q.a->engine->initiate("a-b", q.net->now, ca).ok());
+  const test::Bytes init = ca.sent[0].second;
+  const ike::Path path = reversed(ca.sent[0].first);
+  test::Bytes copy = init;
+  q.b->engine->receive(q.net->now, path, copy, cb);
+  q.a->engine->receive(q.net->now, reversed(cb.sent[0].first), cb.sent[0].second, ca);
+  q.b->engine->receive(q.net->now, reversed(ca.sent[1].first), ca.sent[1].second, cb);
+  REQUIRE(q.b->engine->established_count() == 1);
+  copy = init;
+  q.b->engine->receive(q.net->now, path, copy, cb);
+  CHECK(q.b->engine->ike_sa_count() == 1);
+  CHECK(q.b->engine->half_open_count() == 0);
+  CHECK(cb.sent.size() == 2);
+}
+
 TEST_CASE("engine: close deletes the IKE SA on both sides") {
   Pair p = make(setup_a(), setup_b(), 17);
   auto handle = p.a->engine->initiate("a-b", p.net->now, p.sa());
