@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -98,6 +99,7 @@ struct Session {
   // Our outstanding request (window size 1, RFC 7296 2.3).
   uint32_t next_mid = 0;
   bool awaiting = false;
+  std::optional<Timestamp> armed;  // this session's entry in Impl::deadlines
   uint32_t outstanding_mid = 0;
   wire::ExchangeType outstanding_exchange = wire::ExchangeType::ike_sa_init;
   Datagrams outstanding;  // as sent
@@ -396,7 +398,8 @@ struct IkeEngine::Impl {
   // their whole life, so that a late retransmission of an IKE_SA_INIT
   // request is recognised rather than starting a new IKE SA.
   std::unordered_map<uint64_t, uint64_t> responder_by_spi_i;
-  size_t half_open = 0;  // responder IKE SAs in Phase::half_open
+  size_t half_open = 0;                                // responder IKE SAs in Phase::half_open
+  std::set<std::pair<Timestamp, uint64_t>> deadlines;  // (when, our SPI): every pending timer
   std::array<uint8_t, kCookieSecretSize> cookie_secret{};
   Bytes scratch = Bytes(limits::kMaxIkeMessageSize);
   Bytes framed;                           // a message with the non-ESP marker, during Sink::send
@@ -583,6 +586,7 @@ struct IkeEngine::Impl {
     s.awaiting = true;
     s.retransmits = 0;
     s.retransmit_at = now + config.retransmit.initial;
+    rearm(s);
     flush_log(s);
     send_all(out, s.path, s.outstanding);
   }
@@ -607,6 +611,7 @@ struct IkeEngine::Impl {
     if (it->second->phase == Phase::half_open) --half_open;
     auto h = responder_by_spi_i.find(it->second->spi_i);
     if (h != responder_by_spi_i.end() && h->second == handle) responder_by_spi_i.erase(h);
+    if (it->second->armed) deadlines.erase({*it->second->armed, handle});
     sessions.erase(it);
   }
 
@@ -957,6 +962,7 @@ struct IkeEngine::Impl {
     responder_by_spi_i[s.spi_i] = s.handle;
     ++half_open;
     sessions.emplace(s.handle, std::move(session));
+    rearm(s);
   }
 
   // certreq_data: SHA-1 hashes of our trust anchors' public keys (RFC 7296
@@ -1059,6 +1065,7 @@ struct IkeEngine::Impl {
     auto nat = evaluate_nat_detection(s.spi_i, s.spi_r, nat_src, nat_dst, s.path.remote, s.path.local);
     if (nat) s.nat = *nat;
     s.awaiting = false;
+    rearm(s);
     if (s.nat.use_port_4500() && !natt_path(s.path)) {
       // RFC 7296 2.23: move to port 4500 once a NAT is detected.
       s.path.local.port = kNattPort;
@@ -1145,6 +1152,7 @@ struct IkeEngine::Impl {
       if (handle != s.handle && other->conn == s.conn &&
           (other->phase == Phase::established || other->phase == Phase::auth_sent)) {
         initial_contact = false;
+        break;
       }
     }
     s.next_mid = 1;
@@ -1355,6 +1363,7 @@ struct IkeEngine::Impl {
   void report_up(Session& s, Sink& out) {
     if (s.phase == Phase::half_open) --half_open;
     s.phase = Phase::established;
+    rearm(s);
     ++stats.established;
     IkeSaInfo info;
     info.spi_i = s.spi_i;
@@ -1537,6 +1546,7 @@ struct IkeEngine::Impl {
     if (!collect_auth(m, PayloadType::id_r, &a).ok())
       return down(s, out, "malformed IKE_AUTH response", Errc::invalid_value);
     s.awaiting = false;
+    rearm(s);
     if (!a.auth && a.error == NotifyType::authentication_failed) {
       const std::string why = "peer sent AUTHENTICATION_FAILED";
       emit(out, s, EventKind::authentication_failed, why, Errc::integrity_check_failed,
@@ -1801,6 +1811,7 @@ struct IkeEngine::Impl {
     }
     if (h.response()) {
       s.awaiting = false;
+      rearm(s);
       if (h.exchange == wire::ExchangeType::ike_auth && s.phase == Phase::auth_sent) {
         on_auth_response(s, now, m, out);
       } else if (s.phase == Phase::deleting) {
@@ -1823,14 +1834,8 @@ struct IkeEngine::Impl {
 
   void on_timer(Timestamp now, Sink& out) {
     std::vector<uint64_t> due;
-    for (auto& [handle, sp] : sessions) {
-      const Session& s = *sp;
-      if ((s.awaiting && s.retransmit_at <= now) ||
-          (s.phase == Phase::half_open && s.created + config.half_open_timeout <= now)) {
-        due.push_back(handle);
-      }
-    }
-    std::sort(due.begin(), due.end());  // deterministic order
+    for (auto it = deadlines.begin(); it != deadlines.end() && it->first <= now; ++it)
+      due.push_back(it->second);
     for (uint64_t handle : due) {
       auto it = sessions.find(handle);
       if (it == sessions.end()) continue;
@@ -1845,6 +1850,7 @@ struct IkeEngine::Impl {
              Errc::limit_exceeded);
         continue;
       }
+      if (!s.awaiting || s.retransmit_at > now) continue;
       ++s.retransmits;
       ++stats.retransmitted;
       const double factor = std::pow(config.retransmit.base, static_cast<double>(s.retransmits));
@@ -1852,21 +1858,30 @@ struct IkeEngine::Impl {
       s.retransmit_at = now + wait;
       log(LogLevel::info, &s,
           "retransmit " + std::to_string(s.retransmits) + " of request " + std::to_string(s.outstanding_mid));
+      rearm(s);
       send_all(out, s.path, s.outstanding);
     }
   }
 
   [[nodiscard]] std::optional<Timestamp> next_timeout() const {
+    if (deadlines.empty()) return std::nullopt;
+    return deadlines.begin()->first;
+  }
+
+  // rearm: keep the session's one entry in `deadlines` (its retransmission
+  // or half-open expiry, whichever comes first) up to date; called wherever
+  // those change, so that next_timeout and on_timer never scan all SAs.
+  void rearm(Session& s) {
     std::optional<Timestamp> t;
-    for (const auto& [handle, sp] : sessions) {
-      const Session& s = *sp;
-      if (s.awaiting && (!t || s.retransmit_at < *t)) t = s.retransmit_at;
-      if (s.phase == Phase::half_open) {
-        const Timestamp expiry = s.created + config.half_open_timeout;
-        if (!t || expiry < *t) t = expiry;
-      }
+    if (s.awaiting) t = s.retransmit_at;
+    if (s.phase == Phase::half_open) {
+      const Timestamp expiry = s.created + config.half_open_timeout;
+      if (!t || expiry < *t) t = expiry;
     }
-    return t;
+    if (s.armed == t) return;
+    if (s.armed) deadlines.erase({*s.armed, s.handle});
+    s.armed = t;
+    if (t) deadlines.insert({*t, s.handle});
   }
 
   [[nodiscard]] Status close(uint64_t handle, Timestamp now, Sink& out) {
