@@ -5,12 +5,16 @@
 // as the engine's Timestamp, SystemRng and DefaultProvider. It sets up one
 // IKE SA and its child SA (as initiator with --initiate, else as responder)
 // and prints the engine's log lines and one line per event. There is no
-// ESP datapath here: child SAs are printed, not installed (no keys are
-// printed either), and ESP datagrams arriving on port 4500 are ignored.
+// general ESP datapath here (no TUN device): child SAs are printed (their
+// keys are not) and ESP datagrams arriving on port 4500 are ignored, unless
+// --esp-echo: then the child SAs are created as esp::InboundSa/OutboundSa
+// with the engine's keys, and ICMP echo requests that arrive through them
+// are answered through them (class EspEcho), so that a ping from the peer's
+// side proves both directions' KEYMAT (RFC 7296 2.17), SPIs and framing.
 //
 //   ike_peer --local 10.0.0.1 --remote 10.0.0.2 --initiate --psk secret
 //            --id fqdn:a.example.test --remote-id fqdn:b.example.test
-//            --local-ts 10.1.1.0/24 --remote-ts 10.1.2.0/24 --exit-when-up
+//            --local-ts 10.1.1.0/24 --remote-ts 10.1.2.0/24 [--exit-when-up | --esp-echo]
 //
 // tests/interop/ike_strongswan.sh runs it against strongSwan's charon.
 #include <ipsec/ipsec.hpp>
@@ -63,6 +67,8 @@ constexpr const char* kUsage =
     "  --transport          transport mode (default tunnel)\n"
     "  --initiate           initiate the IKE SA (default: respond only)\n"
     "  --exit-when-up       exit 0 once the child SA is up (after a 1 s grace period)\n"
+    "  --esp-echo           answer IPv4 ICMP echo requests to our traffic selector that arrive\n"
+    "                       through the child SA (tunnel mode, ESP in UDP on port 4500)\n"
     "  --timeout SECONDS    exit 1 if the child SA is not up by then\n"
     "  --verbose            engine log level debug, and every datagram\n"
     "On SIGINT/SIGTERM the IKE SAs are deleted (up to 2 s) before exiting.\n";
@@ -73,7 +79,7 @@ struct Options {
   std::vector<std::string> chain, cas, local_ts, remote_ts;
   std::string ike = "aes256gcm16-prfsha256-x25519";
   std::string esp = "aes256gcm16";
-  bool transport = false, initiate = false, exit_when_up = false, verbose = false;
+  bool transport = false, initiate = false, exit_when_up = false, esp_echo = false, verbose = false;
   double timeout = 0;  // seconds; 0: none
   std::string timeout_text;
 };
@@ -196,6 +202,161 @@ int open_socket(const ike::Endpoint& local) {
   return fd;
 }
 
+// send_to: one UDP datagram; false (errno set) when the kernel refused it.
+bool send_to(int fd, const ike::Endpoint& to, ByteView bytes) {
+  sockaddr_storage ss;
+  const socklen_t len = to_sockaddr(to, &ss);
+  return sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&ss), len) >= 0;
+}
+
+// ---- --esp-echo ----------------------------------------------------------------------------
+
+// Echo: the ICMP echo request that make_echo_reply answered.
+struct Echo {
+  IpAddress source, destination;  // of the request
+  uint16_t id = 0, sequence = 0;
+};
+
+// make_echo_reply: turn the IPv4 packet in `packet` (exactly one packet, as
+// esp::open_esp leaves it), if it is an unfragmented ICMP echo request with
+// valid checksums, into its echo reply in place (RFC 792: addresses swapped,
+// type 0, same identifier, sequence number and data; both checksums
+// recomputed). nullopt, leaving the packet as it was, for anything else.
+std::optional<Echo> make_echo_reply(MutableByteView packet) {
+  constexpr uint8_t kEchoRequest = 8, kEchoReply = 0;
+  auto ip = wire::Ipv4Header::parse(packet);
+  if (!ip || ip->protocol != wire::IpProtocol::icmp || ip->is_fragment() || !ip->checksum_valid())
+    return std::nullopt;
+  ByteReader r(ip->payload);
+  uint8_t type = 0, code = 0;
+  uint16_t checksum = 0;
+  Echo e{ip->source, ip->destination};
+  if (!r.read_u8(&type) || !r.read_u8(&code) || !r.read_u16(&checksum) || !r.read_u16(&e.id) ||
+      !r.read_u16(&e.sequence) || type != kEchoRequest || code != 0 ||
+      wire::internet_checksum(ip->payload) != 0) {
+    return std::nullopt;
+  }
+  const MutableByteView header = packet.first(ip->header_length);
+  const MutableByteView icmp = packet.subspan(ip->header_length, ip->payload.size());
+  std::copy_n(e.destination.bytes().begin(), 4, header.subspan(12, 4).begin());
+  std::copy_n(e.source.bytes().begin(), 4, header.subspan(16, 4).begin());
+  header[8] = 64;  // TTL
+  store_be16(header.subspan<10, 2>(), 0);
+  store_be16(header.subspan<10, 2>(), wire::internet_checksum(header));
+  icmp[0] = kEchoReply;
+  store_be16(icmp.subspan<2, 2>(), 0);
+  store_be16(icmp.subspan<2, 2>(), wire::internet_checksum(icmp));
+  return e;
+}
+
+// EspEcho: the child SAs the engine installs, as esp::InboundSa/OutboundSa
+// built from ChildSa::inbound_config()/outbound_config() (the engine's
+// KEYMAT), and an ICMP echo responder behind them. An ESP datagram from
+// port 4500 is opened with its inbound SA; an echo request to our traffic
+// selector from the peer's is answered in place and sealed with the
+// outbound SA of the same child; the UDP payload (from SealInfo::esp_offset:
+// seal also writes the outer IP and UDP headers, which the socket makes
+// itself) goes to the peer's tunnel endpoint. One line per datagram.
+class EspEcho {
+ public:
+  EspEcho(crypto::Provider& provider, int fd) : provider_(provider), fd_(fd) {}
+
+  // install: one direction of a child_sa_install event.
+  void install(const ike::ChildSa& c, sa::Direction d) {
+    Child& child = find_or_add(c.inbound_spi);
+    if (d == sa::Direction::inbound) {
+      auto in = esp::InboundSa::create(c.inbound_config(), provider_);
+      if (!in) return say("esp-echo: ", "cannot create the inbound SA: " + why(in.status()));
+      child.in = std::move(*in);
+      for (const ike::TsRange& t : c.local_ts) child.local.push_back(t.addresses);
+      for (const ike::TsRange& t : c.remote_ts) child.remote.push_back(t.addresses);
+    } else {
+      auto out = esp::OutboundSa::create(c.outbound_config(), provider_);
+      if (!out) return say("esp-echo: ", "cannot create the outbound SA: " + why(out.status()));
+      child.out = std::move(*out);
+    }
+  }
+  // remove: a child_sa_delete event.
+  void remove(const ike::ChildSa& c) {
+    std::erase_if(children_, [&](const Child& x) { return x.inbound_spi == c.inbound_spi; });
+  }
+
+  // receive: one ESP datagram in pb (the UDP payload, SPI first) with
+  // limits::kEspMaxHeadroom octets of headroom and kEspMaxTailroom of
+  // tailroom, for the reply that replaces it.
+  void receive(PacketBuffer& pb) {
+    ByteReader r(pb.data());
+    uint32_t spi = 0, seq = 0;
+    if (!r.read_u32(&spi) || !r.read_u32(&seq)) return;  // classify_udp4500 let no such datagram through
+    std::string line = "ESP in: spi=" + hex(spi) + ", seq=" + std::to_string(seq);
+    const auto child = std::find_if(children_.begin(), children_.end(),
+                                    [&](const Child& x) { return x.inbound_spi == spi && x.in; });
+    if (child == children_.end()) {
+      ++stats_.dropped;
+      return say("", line + ": unknown SPI, dropped");
+    }
+    if (auto opened = esp::open_esp(*child->in, pb); !opened) {
+      const bool crypto =
+          opened.status() == Errc::integrity_check_failed || opened.status() == Errc::bad_padding;
+      ++(crypto ? stats_.decrypt_failures : stats_.dropped);
+      return say("", line + ": " + (crypto ? "decrypt failure " : "dropped ") + why(opened.status()) +
+                         " (decrypt failures: " + std::to_string(stats_.decrypt_failures) + ")");
+    }
+    ++stats_.decrypted;
+    const std::optional<Echo> echo = make_echo_reply(pb.data());
+    const auto inside = [](const std::vector<sa::AddressRange>& ts, const IpAddress& a) {
+      return std::any_of(ts.begin(), ts.end(), [&](const sa::AddressRange& t) { return t.contains(a); });
+    };
+    if (!echo || !inside(child->local, echo->destination) || !inside(child->remote, echo->source)) {
+      ++stats_.dropped;
+      return say("", line + ", " + std::to_string(pb.size()) +
+                         " octets: not an ICMP echo request between the traffic selectors, dropped");
+    }
+    line += ", ICMP echo " + str(echo->source.to_text().view()) + " -> " +
+            str(echo->destination.to_text().view()) + " id=" + std::to_string(echo->id) +
+            " seq=" + std::to_string(echo->sequence);
+    if (!child->out || !child->out->config().udp) {
+      return say("", line + "; no reply: " + (child->out ? "no UDP encapsulation" : "no outbound SA"));
+    }
+    auto sealed = esp::seal(*child->out, pb);
+    if (!sealed) return say("", line + "; no reply: seal: " + why(sealed.status()));
+    const esp::SaConfig& out = child->out->config();
+    const ike::Endpoint to{out.tunnel->remote, out.udp->remote_port};
+    if (!send_to(fd_, to, ByteView(pb.data()).subspan(sealed->esp_offset)))
+      return say("", line + "; reply not sent: " + endpoint_text(to) + ": " + std::strerror(errno));
+    ++stats_.replies;
+    say("", line + "; reply sent (spi=" + hex(out.spi) + ", seq=" + std::to_string(sealed->sequence) + ")");
+  }
+
+  std::string summary() const {
+    return "esp-echo: " + std::to_string(stats_.decrypted) + " decrypted, " + std::to_string(stats_.replies) +
+           " replies, " + std::to_string(stats_.decrypt_failures) + " decrypt failures, " +
+           std::to_string(stats_.dropped) + " dropped";
+  }
+
+ private:
+  struct Child {
+    uint32_t inbound_spi = 0;
+    std::unique_ptr<esp::InboundSa> in;
+    std::unique_ptr<esp::OutboundSa> out;
+    std::vector<sa::AddressRange> local, remote;  // the traffic selectors
+  };
+  Child& find_or_add(uint32_t inbound_spi) {
+    for (Child& c : children_) {
+      if (c.inbound_spi == inbound_spi) return c;
+    }
+    children_.push_back(Child{inbound_spi, nullptr, nullptr, {}, {}});
+    return children_.back();
+  }
+
+  crypto::Provider& provider_;
+  int fd_;
+  std::vector<Child> children_;
+  struct {
+    uint64_t decrypted = 0, replies = 0, decrypt_failures = 0, dropped = 0;
+  } stats_;
+};
+
 // Host: the engine's Sink and LogSink. It sends on the socket of the
 // datagram's local port and records what the main loop acts on; it never
 // calls the engine.
@@ -206,12 +367,10 @@ class Host final : public ike::Sink, public ike::LogSink {
   std::vector<uint64_t> up;    // established IKE SAs (close them on exit)
   std::vector<uint64_t> down;  // IKE SAs gone since the loop last looked
   bool child_up = false, child_failed = false;
+  EspEcho* echo = nullptr;  // --esp-echo
 
   void send(const ike::OutDatagram& d) override {
-    sockaddr_storage ss;
-    const socklen_t len = to_sockaddr(d.path.remote, &ss);
-    const int fd = d.path.local.port == kNattPort ? fd4500 : fd500;
-    if (sendto(fd, d.bytes.data(), d.bytes.size(), 0, reinterpret_cast<const sockaddr*>(&ss), len) < 0) {
+    if (!send_to(d.path.local.port == kNattPort ? fd4500 : fd500, d.path.remote, d.bytes)) {
       say("send failed: ", endpoint_text(d.path.remote) + ": " + std::strerror(errno));
     } else if (verbose) {
       say("", "sent " + std::to_string(d.bytes.size()) + " bytes " + endpoint_text(d.path.local) + " -> " +
@@ -243,6 +402,7 @@ class Host final : public ike::Sink, public ike::LogSink {
         say("",
             head + (e.direction == sa::Direction::inbound ? " inbound SPI " + hex(e.child->inbound_spi)
                                                           : " outbound SPI " + hex(e.child->outbound_spi)));
+        if (echo != nullptr) echo->install(*e.child, e.direction);
         break;
       case ike::EventKind::child_sa_up: {
         const ike::ChildSa& c = *e.child;
@@ -261,6 +421,7 @@ class Host final : public ike::Sink, public ike::LogSink {
       case ike::EventKind::child_sa_delete:
         say("", head + " SPIs " + hex(e.child ? e.child->inbound_spi : 0) + "_i " +
                     hex(e.child ? e.child->outbound_spi : 0) + "_o " + str(e.detail));
+        if (echo != nullptr && e.child != nullptr) echo->remove(*e.child);
         break;
       case ike::EventKind::child_sa_failed:
       case ike::EventKind::proposal_mismatch:
@@ -305,7 +466,7 @@ Options parse_options(int argc, char** argv) {
         text("--cert", o.cert) || text("--key", o.key) || text("--ike", o.ike) || text("--esp", o.esp) ||
         list("--cert-chain", o.chain) || list("--ca", o.cas) || list("--local-ts", o.local_ts) ||
         list("--remote-ts", o.remote_ts) || on("--transport", o.transport) || on("--initiate", o.initiate) ||
-        on("--exit-when-up", o.exit_when_up) || on("--verbose", o.verbose)) {
+        on("--exit-when-up", o.exit_when_up) || on("--esp-echo", o.esp_echo) || on("--verbose", o.verbose)) {
       continue;
     } else if (flag == "--timeout") {
       o.timeout_text = arg();
@@ -322,6 +483,7 @@ Options parse_options(int argc, char** argv) {
   if (o.psk.empty() == o.cert.empty()) die("give either --psk or --cert/--key/--ca");
   if (!o.cert.empty() && (o.key.empty() || o.cas.empty())) die("--cert needs --key and at least one --ca");
   if (o.initiate && o.remote.empty()) die("--initiate needs --remote");
+  if (o.esp_echo && o.transport) die("--esp-echo needs tunnel mode");
   return o;
 }
 
@@ -431,6 +593,8 @@ int main(int argc, char** argv) {
   host.fd500 = open_socket({local, kIkePort});
   host.fd4500 = open_socket({local, kNattPort});
   say("", "listening on " + endpoint_text({local, kIkePort}) + " and " + endpoint_text({local, kNattPort}));
+  std::optional<EspEcho> echo;
+  if (opt.esp_echo) host.echo = &echo.emplace(provider, host.fd4500);
 
   // SIGINT/SIGTERM are blocked except inside ppoll, so none is missed between checks.
   sigset_t block, unblocked;
@@ -453,7 +617,9 @@ int main(int argc, char** argv) {
     deadline = started + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(opt.timeout));
   bool was_up = false;
   int status = -1;  // set: leave the loop (after closing on a signal)
-  std::vector<uint8_t> buf(65536);
+  // Datagrams land behind ESP's headroom: --esp-echo turns one in place into its reply.
+  constexpr size_t kHeadroom = limits::kEspMaxHeadroom, kMaxDatagram = 65535;
+  std::vector<uint8_t> buf(kHeadroom + kMaxDatagram + limits::kEspMaxTailroom);
   uint64_t esp_ignored = 0;
 
   while (true) {
@@ -509,17 +675,22 @@ int main(int argc, char** argv) {
       while (true) {
         sockaddr_storage from{};
         socklen_t from_len = sizeof from;
-        const ssize_t n =
-            recvfrom(p.fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+        const ssize_t n = recvfrom(p.fd, buf.data() + kHeadroom, kMaxDatagram, 0,
+                                   reinterpret_cast<sockaddr*>(&from), &from_len);
         if (n < 0) break;  // EAGAIN: drained
         const auto peer = from_sockaddr(from);
         if (!peer) continue;
         const ike::Path path{{local, port}, *peer};
-        const MutableByteView data(buf.data(), static_cast<size_t>(n));
+        const MutableByteView data = MutableByteView(buf).subspan(kHeadroom, static_cast<size_t>(n));
         if (port == kNattPort) {
           // RFC 3948: keepalives and ESP share port 4500 with IKE.
           auto kind = wire::classify_udp4500(data);
           if (!kind || kind->kind == wire::NattKind::keepalive) continue;
+          if (kind->kind == wire::NattKind::esp && echo) {
+            auto pb = PacketBuffer::over(buf, kHeadroom, static_cast<size_t>(n));
+            if (pb) echo->receive(*pb);
+            continue;
+          }
           if (kind->kind == wire::NattKind::esp) {
             if (esp_ignored++ == 0)
               say("", "ESP datagram from " + endpoint_text(*peer) + " ignored (no datapath)");
@@ -539,6 +710,7 @@ int main(int argc, char** argv) {
   say("", "exit " + std::to_string(status) + ": received " + std::to_string(st.received) + ", dropped " +
               std::to_string(st.dropped) + ", retransmitted " + std::to_string(st.retransmitted) +
               ", established " + std::to_string(st.established));
+  if (echo) say("", echo->summary());
   close(host.fd500);
   close(host.fd4500);
   return status;

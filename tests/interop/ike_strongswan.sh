@@ -2,27 +2,39 @@
 # SPDX-License-Identifier: Apache-2.0
 # ike_strongswan.sh: IKEv2 interoperability of our engine (examples/ike_peer)
 # with strongSwan's charon (Debian 12: 5.9.8), each side in its own network
-# namespace joined by a veth pair. Per scenario, in fresh namespaces:
-#   a  ike_peer initiates, charon responds, PSK,  aes256gcm16-prfsha256-x25519 / esp aes256gcm16
-#   b  charon initiates, ike_peer responds, PSK,  same proposals
-#   c  ike_peer initiates, ECDSA P-256 certificates (tests/data/ike/pki)
-#   d  charon initiates, ECDSA P-256 certificates
-#   e  ike_peer initiates, PSK, aes128-sha256-modp2048 / esp aes128-sha256
-#   f  charon initiates, PSK, aes128-sha256-modp2048 / esp aes128-sha256
-#   g  ike_peer initiates, PSK; on SIGTERM it deletes the IKE SA (INFORMATIONAL { D })
-#   h  ike_peer initiates, PSK; charon deletes the IKE SA (swanctl --terminate)
+# namespace joined by a veth pair. Per scenario, in fresh namespaces
+# (* : with a ping through the tunnel, see below):
+#   a* ike_peer initiates, charon responds, PSK,  aes256gcm16-prfsha256-x25519 / esp aes256gcm16
+#   b* charon initiates, ike_peer responds, PSK,  same proposals
+#   c* ike_peer initiates, ECDSA P-256 certificates (tests/data/ike/pki)
+#   d* charon initiates, ECDSA P-256 certificates
+#   e* ike_peer initiates, PSK, aes128-sha256-modp2048 / esp aes128-sha256
+#   f* charon initiates, PSK, aes128-sha256-modp2048 / esp aes128-sha256
+#   g* ike_peer initiates, PSK; on SIGTERM it deletes the IKE SA (INFORMATIONAL { D })
+#   h* ike_peer initiates, PSK; charon deletes the IKE SA (swanctl --terminate)
 #   i, j  as c and d with RSA-2048 certificates (our IKE_AUTH messages exceed
-#         1280 octets: RFC 7383 fragmentation both ways)
-#   k, l  as a and d over IPv6 (outer addresses; the traffic selectors stay IPv4)
-# A scenario passes when ike_peer exits 0 (its child SA came up) and charon's
-# `swanctl --list-sas` shows the IKE SA ESTABLISHED and the child INSTALLED
-# with the expected algorithms, and charon logged the peer's authentication.
+#         1280 octets: RFC 7383 fragmentation both ways); ike_peer --exit-when-up
+#   k*, l*  as a and d over IPv6 (outer addresses; the traffic selectors stay IPv4)
+# A scenario passes when ike_peer's child SA came up (and it exited 0) and
+# charon's `swanctl --list-sas` shows the IKE SA ESTABLISHED and the child
+# INSTALLED with the expected algorithms and the same SPIs, and charon
+# logged the peer's authentication.
 #
 # The kernel here has XFRM but no ESP transforms, so charon runs with
-# kernel-libipsec (ESP in userspace), which only does UDP-encapsulated ESP:
-# charon then fakes a NAT (a wrong NAT_DETECTION_SOURCE_IP), and both sides
-# move to port 4500. ike_peer has no datapath, so no traffic crosses the
-# tunnel; only IKE runs, inside the namespaces.
+# kernel-libipsec (ESP in userspace, plaintext through its TUN ipsec0 and
+# routes in table 220), which only does UDP-encapsulated ESP: charon then
+# fakes a NAT (a wrong NAT_DETECTION_SOURCE_IP), and both sides move to
+# port 4500. ike_peer has no TUN device, but with --esp-echo it opens the
+# ESP it receives with the child SA keys our engine derived and answers ICMP
+# echo requests to our traffic selector, sealed with the outbound keys. In
+# the * scenarios charon's namespace pings 10.1.2.1 -> 10.1.1.1 (both /32 on
+# lo) through the tunnel; they also pass only when the ping gets 3/3
+# replies, ike_peer decrypted 3 echo requests on its inbound SPI with no
+# decrypt failure, and charon counted 3 packets each way on the child SA:
+# our KEYMAT (RFC 7296 2.17), SPIs and ESP framing agree with charon's in
+# both directions. ike_peer then stays up until the ping is done, and the
+# scenario ends with a SIGTERM (ike_peer deletes the IKE SA) unless charon
+# deletes it.
 #
 # Needs root, network namespaces and the packages scripts/setup.sh installs
 # (strongswan-charon, strongswan-swanctl, libstrongswan-standard-plugins,
@@ -187,9 +199,14 @@ order=()
 # END: exit (ike_peer --exit-when-up), sigterm (ike_peer deletes the IKE SA
 # on SIGTERM) or peer-delete (charon deletes it: swanctl --terminate).
 # With v6=1 the outer addresses are IPv6 (the traffic selectors stay IPv4).
+# With echo=1 ike_peer runs with --esp-echo and charon pings through the
+# tunnel once the SAs are up; END exit then becomes sigterm (ike_peer must
+# stay up for the ping).
 scenario() {
   local id=$1 initiator=$2 auth=$3 ike=$4 esp=$5 ike_algs=$6 esp_algs=$7 desc=$8 end=${9:-exit}
+  local ping=${echo:-0}
   if [ -n "$only" ] && [[ ",$only," != *",$id,"* ]]; then return; fi
+  [ "$ping" = 1 ] && [ "$end" = exit ] && end=sigterm
   order+=("$id")
   detail[$id]=$desc
   local started dir=$work/$id sw=ikesw$$$id fp=ikefp$$$id fails=()
@@ -232,6 +249,7 @@ scenario() {
   local args=(--name ours --local "$fp_addr" --id fqdn:a.example.test --remote-id fqdn:b.example.test
     --local-ts 10.1.1.0/24 --remote-ts 10.1.2.0/24 --ike "$ike" --esp "$esp" --timeout 20)
   [ "$end" = exit ] && args+=(--exit-when-up)
+  [ "$ping" = 1 ] && args+=(--esp-echo)
   if [ "$auth" != psk ]; then
     args+=(--cert "$pki/$auth-a.der" --key "$pki/$auth-a.key.der" --ca "$pki/$auth-ca.der")
   else
@@ -260,8 +278,12 @@ scenario() {
         fails+=("swanctl --initiate failed")
         kill -TERM "$ppid"  # do not wait for its --timeout
       fi
-      wait "$ppid" || rc=$?
-      pids=("$cpid")
+      if [ "$end" = exit ]; then
+        wait "$ppid" || rc=$?
+        pids=("$cpid")
+      else
+        wait_for "grep -qs 'event child_sa_up' $dir/ike_peer.txt" 5 || fails+=("ike_peer: no child SA")
+      fi
     fi
     [ "$rc" -eq 0 ] || fails+=("ike_peer exited with $rc")
   fi
@@ -293,6 +315,23 @@ scenario() {
       fails+=("charon: ESP SPIs differ from ours (ours: in $our_in, out $our_out)")
   fi
 
+  # Traffic (echo=1): charon's ping is sealed with its outbound keys and
+  # opened by ike_peer with our inbound keys; the replies go the other way.
+  if [ "$ping" = 1 ] && [ "$up" -eq 0 ]; then
+    ip netns exec "$sw" ping -c 3 -i 0.2 -W 2 -I 10.1.2.1 10.1.1.1 > "$dir/ping.txt" 2>&1
+    grep -q "3 packets transmitted, 3 received" "$dir/ping.txt" ||
+      fails+=("ping 10.1.2.1 -> 10.1.1.1 through the tunnel: $(grep transmitted "$dir/ping.txt" || echo failed)")
+    local echoes echo_line="ESP in: spi=0x${our_in:-none}, seq=[0-9]+, ICMP echo 10\.1\.2\.1 -> 10\.1\.1\.1"
+    echoes=$(grep -Ec "$echo_line id=[0-9]+ seq=[0-9]+; reply sent" "$dir/ike_peer.txt")
+    [ "$echoes" -eq 3 ] || fails+=("ike_peer: $echoes decrypted and answered echo requests, not 3")
+    ! grep -q "] ESP in: .*: decrypt failure" "$dir/ike_peer.txt" || fails+=("ike_peer: ESP decrypt failures")
+    # charon's counters: 3 packets of 84 octets each way (ICMP with 56 octets of data).
+    SWANCTL_DIR=$dir/charon/swanctl swanctl --list-sas --uri "$uri" > "$dir/list-sas-ping.txt" 2>&1
+    grep -Eq "^ +in +${our_out:-none}, +252 bytes, +3 packets" "$dir/list-sas-ping.txt" &&
+      grep -Eq "^ +out ${our_in:-none}, +252 bytes, +3 packets" "$dir/list-sas-ping.txt" ||
+      fails+=("charon: not 3 packets (252 bytes) each way on the child SA")
+  fi
+
   # Deleting the IKE SA (RFC 7296 1.4.1): INFORMATIONAL { D } and its empty answer.
   if [ "$end" != exit ] && [ "$up" -eq 0 ]; then
     local request=parsed response=generating
@@ -312,6 +351,10 @@ scenario() {
     pids=("$cpid")
     [ "$rc" -eq 0 ] || fails+=("ike_peer exited with $rc after the delete")
     grep -q "event ike_sa_down" "$dir/ike_peer.txt" || fails+=("ike_peer: no ike_sa_down event")
+    if [ "$ping" = 1 ]; then  # its counters, printed on exit
+      grep -q "esp-echo: 3 decrypted, 3 replies, 0 decrypt failures, 0 dropped" "$dir/ike_peer.txt" ||
+        fails+=("ike_peer: not 'esp-echo: 3 decrypted, 3 replies, 0 decrypt failures, 0 dropped'")
+    fi
     grep -Eq "$request INFORMATIONAL request [0-9]+ \[ D \]" "$dir/charon/charon.log" &&
       grep -Eq "$response INFORMATIONAL response [0-9]+ \[ \]" "$dir/charon/charon.log" ||
       fails+=("charon: no INFORMATIONAL { D } exchange ($request request, $response response)")
@@ -327,8 +370,8 @@ scenario() {
     result[$id]=FAIL
     echo "--- $id FAILED:"
     printf '    %s\n' "${fails[@]}"
-    for f in ike_peer.txt swanctl-load.txt swanctl-initiate.txt list-sas.txt swanctl-terminate.txt \
-      list-sas-after.txt charon/charon.out charon/charon.log; do
+    for f in ike_peer.txt swanctl-load.txt swanctl-initiate.txt list-sas.txt ping.txt list-sas-ping.txt \
+      swanctl-terminate.txt list-sas-after.txt charon/charon.out charon/charon.log; do
       [ -e "$dir/$f" ] || continue
       echo "--- $id: $f"
       cat "$dir/$f"
@@ -340,18 +383,18 @@ gcm_ike=AES_GCM_16-256/PRF_HMAC_SHA2_256/CURVE_25519
 cbc_ike=AES_CBC-128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048
 gcm=(aes256gcm16-prfsha256-x25519 aes256gcm16 "$gcm_ike" AES_GCM_16-256)
 cbc=(aes128-sha256-modp2048 aes128-sha256 "$cbc_ike" AES_CBC-128/HMAC_SHA2_256_128)
-scenario a ours psk "${gcm[@]}" "ike_peer initiator, charon responder, PSK"
-scenario b charon psk "${gcm[@]}" "charon initiator, ike_peer responder (any peer), PSK"
-scenario c ours ec "${gcm[@]}" "ike_peer initiator, ECDSA P-256 certificates"
-scenario d charon ec "${gcm[@]}" "charon initiator, ECDSA P-256 certificates"
-scenario e ours psk "${cbc[@]}" "ike_peer initiator, PSK, aes128-sha256-modp2048 / esp aes128-sha256"
-scenario f charon psk "${cbc[@]}" "charon initiator, PSK, aes128-sha256-modp2048 / esp aes128-sha256"
-scenario g ours psk "${gcm[@]}" "ike_peer initiator, PSK, SIGTERM: ike_peer deletes the IKE SA" sigterm
-scenario h ours psk "${gcm[@]}" "ike_peer initiator, PSK, charon deletes the IKE SA" peer-delete
+echo=1 scenario a ours psk "${gcm[@]}" "ike_peer initiator, charon responder, PSK, ping"
+echo=1 scenario b charon psk "${gcm[@]}" "charon initiator, ike_peer responder (any peer), PSK, ping"
+echo=1 scenario c ours ec "${gcm[@]}" "ike_peer initiator, ECDSA P-256 certificates, ping"
+echo=1 scenario d charon ec "${gcm[@]}" "charon initiator, ECDSA P-256 certificates, ping"
+echo=1 scenario e ours psk "${cbc[@]}" "ike_peer initiator, PSK, aes128-sha256-modp2048 / esp aes128-sha256, ping"
+echo=1 scenario f charon psk "${cbc[@]}" "charon initiator, PSK, aes128-sha256-modp2048 / esp aes128-sha256, ping"
+echo=1 scenario g ours psk "${gcm[@]}" "ike_peer initiator, PSK, ping, SIGTERM: ike_peer deletes the IKE SA" sigterm
+echo=1 scenario h ours psk "${gcm[@]}" "ike_peer initiator, PSK, ping, charon deletes the IKE SA" peer-delete
 scenario i ours rsa "${gcm[@]}" "ike_peer initiator, RSA-2048 certificates"
 scenario j charon rsa "${gcm[@]}" "charon initiator, RSA-2048 certificates"
-v6=1 scenario k ours psk "${gcm[@]}" "ike_peer initiator, PSK, IPv6 outer addresses"
-v6=1 scenario l charon ec "${gcm[@]}" "charon initiator, ECDSA P-256 certificates, IPv6 outer addresses"
+v6=1 echo=1 scenario k ours psk "${gcm[@]}" "ike_peer initiator, PSK, IPv6 outer addresses, ping"
+v6=1 echo=1 scenario l charon ec "${gcm[@]}" "charon initiator, ECDSA P-256 certificates, IPv6 outer addresses, ping"
 
 echo
 echo "ike_strongswan: strongSwan $(dpkg-query -W -f='${Version}' strongswan-charon 2> /dev/null)"
