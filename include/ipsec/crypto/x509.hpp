@@ -39,9 +39,11 @@ class Certificate {
   Certificate& operator=(Certificate&&) noexcept;
   ~Certificate();
 
-  // parse_der: one DER certificate. Errors: invalid_certificate,
-  // limit_exceeded (larger than limits::kMaxCertificateSize),
-  // unsupported_algorithm (a public key type the backend cannot use).
+  // parse_der: one DER certificate (Ed25519 ones too, RFC 8410). Errors:
+  // invalid_certificate, limit_exceeded (larger than
+  // limits::kMaxCertificateSize), unsupported_algorithm (a public key or
+  // signature algorithm the library cannot use: Ed448, SHA-1 with an
+  // Ed25519 key, ...).
   [[nodiscard]] static Result<Certificate> parse_der(ByteView der) noexcept;
   // parse_pem: the first "CERTIFICATE" block of a PEM text.
   [[nodiscard]] static Result<Certificate> parse_pem(std::string_view pem) noexcept;

@@ -16,11 +16,14 @@ namespace ipsec::wire {
 
 // Universal and context tags used by X.509, PKCS#8 and RFC 7427.
 namespace der_tag {
+inline constexpr uint8_t kBoolean = 0x01;
 inline constexpr uint8_t kInteger = 0x02;
 inline constexpr uint8_t kBitString = 0x03;
 inline constexpr uint8_t kOctetString = 0x04;
 inline constexpr uint8_t kNull = 0x05;
 inline constexpr uint8_t kOid = 0x06;
+inline constexpr uint8_t kUtcTime = 0x17;
+inline constexpr uint8_t kGeneralizedTime = 0x18;
 inline constexpr uint8_t kSequence = 0x30;
 inline constexpr uint8_t kSet = 0x31;
 inline constexpr uint8_t kContext0 = 0xa0;           // [0] constructed
