@@ -170,6 +170,8 @@ TEST_CASE("engine: authentication and proposal matrix") {
       {Auth::rsa, "aes128-sha256-modp2048", "aes128-sha256", nullptr, nullptr},
       {Auth::ed25519, "aes256gcm16-prfsha256-x25519", "aes256gcm16", nullptr, nullptr},
       {Auth::ed25519, "chacha20poly1305-prfsha256-ecp256", "chacha20poly1305", nullptr, nullptr},
+      {Auth::ed25519_cert, "aes256gcm16-prfsha256-x25519", "aes256gcm16", nullptr, nullptr},
+      {Auth::ed25519_cert, "aes128-sha256-modp2048", "aes128-sha256", nullptr, nullptr},
   };
   uint64_t seed = 100;
   for (const Case& c : cases) {

@@ -43,7 +43,8 @@ inline constexpr int64_t kTestUnixTime = 1811808000;
 
 // ed25519: RFC 8420 signatures with raw public keys (Credentials::peer_keys),
 // each peer's key generated from its name.
-enum class Auth : uint8_t { psk, ecdsa, rsa, ed25519 };
+// ed25519_cert: the same with Ed25519 certificates (tests/data/ike/pki).
+enum class Auth : uint8_t { psk, ecdsa, rsa, ed25519, ed25519_cert };
 
 inline crypto::PrivateKey ed25519_key_of(const std::string& name) {
   crypto::SeededRng rng(name == "a" ? uint64_t{8420} : uint64_t{8421});
@@ -102,7 +103,9 @@ struct Peer {
 };
 
 inline std::string peer_name_of(const std::string& name) { return name == "a" ? "b" : "a"; }
-inline std::string pki_prefix(Auth a) { return a == Auth::rsa ? "rsa" : "ec"; }
+inline std::string pki_prefix(Auth a) {
+  return a == Auth::rsa ? "rsa" : a == Auth::ed25519_cert ? "ed25519" : "ec";
+}
 
 // make_peer: the engine for `setup`, whose peer is the other name, with
 // `remote` its peer's setup (for addresses and subnets). data_dir is

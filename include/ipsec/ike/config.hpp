@@ -98,8 +98,7 @@ struct TrustAnchor {
 // PeerKey: a public key trusted for one peer without a certificate (a raw
 // public key, as strongSwan's "pubkey" authentication with a configured
 // key): the PAD entry `pad_entry` authenticates with signatures verified by
-// `key` when the peer sends no CERT. RFC 8420 Ed25519 keys work this way
-// while certificates for them cannot be parsed (mbedTLS 2.28 lacks RFC 8410).
+// `key` when the peer sends no CERT.
 struct PeerKey {
   uint32_t pad_entry = 0;
   const crypto::PublicKey* key = nullptr;
