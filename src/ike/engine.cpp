@@ -8,8 +8,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstdio>
-#include <map>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -45,6 +43,9 @@ constexpr uint16_t kNattPort = 4500;
 constexpr uint32_t kMaxExchangeRetries = 3;  // COOKIE and INVALID_KE_PAYLOAD answers per IKE SA
 constexpr size_t kCookieSecretSize = 32;
 constexpr uint8_t kCookieVersion = 1;
+// SIGNATURE_HASH_ALGORITHMS data (RFC 7427 4): SHA2-256, SHA2-384,
+// SHA2-512, and Identity for EdDSA (RFC 8420), 16 bits each.
+constexpr std::array<uint8_t, 8> kSignatureHashes = {0, 2, 0, 3, 0, 4, 0, 5};
 
 enum class Phase : uint8_t {
   init_sent,    // initiator: IKE_SA_INIT request out
@@ -514,6 +515,16 @@ struct IkeEngine::Impl {
     }
     log(LogLevel::info, s, text);
   }
+  [[nodiscard]] bool logging_messages() const noexcept {
+    return config.log != nullptr && config.log_level >= LogLevel::info;
+  }
+  // log_own_message: the summary of an unprotected message we send (parsed
+  // back only when someone reads the log).
+  void log_own_message(const Session& s, ByteView message, const Path& path) {
+    if (!logging_messages()) return;
+    wire::ParsedMessage pm;
+    if (wire::parse_message(message, &pm).ok()) log_message(&s, true, pm.header, pm.payloads(), false, path);
+  }
   void flush_log(const Session& s) {
     for (const std::string& line : deferred_log) log(LogLevel::info, &s, line);
     deferred_log.clear();
@@ -545,7 +556,7 @@ struct IkeEngine::Impl {
     h.flags = static_cast<uint8_t>((s.initiator ? wire::ike_flag::kInitiator : 0) |
                                    (response ? wire::ike_flag::kResponse : 0));
     h.message_id = mid;
-    if (config.log != nullptr && config.log_level >= LogLevel::info) {
+    if (logging_messages()) {
       wire::ParsedMessage pm;
       pm.header = h;
       if (wire::parse_payload_chain(chain.first_type(), *plain, 0, true, &pm).ok()) {
@@ -641,11 +652,6 @@ struct IkeEngine::Impl {
     auto src = nat_detection_hash(s.spi_i, 0, s.path.local);
     auto dst = nat_detection_hash(s.spi_i, 0, s.path.remote);
     if (!src || !dst) return Errc::crypto_backend_failure;
-    std::array<uint8_t, 8> hashes{};
-    store_be16(std::span<uint8_t, 8>(hashes).subspan<0, 2>(), 2);  // SHA2-256 (RFC 7427 4)
-    store_be16(std::span<uint8_t, 8>(hashes).subspan<2, 2>(), 3);
-    store_be16(std::span<uint8_t, 8>(hashes).subspan<4, 2>(), 4);
-    store_be16(std::span<uint8_t, 8>(hashes).subspan<6, 2>(), 5);  // Identity (RFC 8420)
     return build_plain(h, [&](wire::PayloadChainWriter& w) {
       // RFC 7296 2.6: the cookie comes first.
       if (!s.cookie.empty()) w.add_notify(NotifyType::cookie, s.cookie);
@@ -655,7 +661,8 @@ struct IkeEngine::Impl {
       w.add_notify(NotifyType::nat_detection_source_ip, *src);
       w.add_notify(NotifyType::nat_detection_destination_ip, *dst);
       if (config.fragmentation) w.add_notify(NotifyType::ikev2_fragmentation_supported);
-      if (config.signature_authentication) w.add_notify(NotifyType::signature_hash_algorithms, hashes);
+      if (config.signature_authentication)
+        w.add_notify(NotifyType::signature_hash_algorithms, kSignatureHashes);
     });
   }
 
@@ -663,9 +670,7 @@ struct IkeEngine::Impl {
     auto msg = build_init_request(s);
     if (!msg) return msg.status();
     s.init_request = *msg;
-    wire::ParsedMessage pm;
-    if (wire::parse_message(s.init_request, &pm).ok())
-      log_message(&s, true, pm.header, pm.payloads(), false, s.path);
+    log_own_message(s, s.init_request, s.path);
     s.next_mid = 0;
     send_request(s, wire::ExchangeType::ike_sa_init, Datagrams{s.init_request}, now, out);
     return Status::success();
@@ -932,11 +937,6 @@ struct IkeEngine::Impl {
     if (!src || !dst) return;
     const wire::Proposal answer = chosen->as_proposal({});
     const Bytes certreq = certreq_data(*conn);
-    std::array<uint8_t, 8> hashes{};
-    store_be16(std::span<uint8_t, 8>(hashes).subspan<0, 2>(), 2);
-    store_be16(std::span<uint8_t, 8>(hashes).subspan<2, 2>(), 3);
-    store_be16(std::span<uint8_t, 8>(hashes).subspan<4, 2>(), 4);
-    store_be16(std::span<uint8_t, 8>(hashes).subspan<6, 2>(), 5);
     auto msg = build_plain(rh, [&](wire::PayloadChainWriter& w) {
       w.add_sa(std::span<const wire::Proposal>(&answer, 1));
       w.add_ke({s.ke->group(), s.ke->public_value()});
@@ -949,15 +949,13 @@ struct IkeEngine::Impl {
       if (s.peer_fragmentation && config.fragmentation)
         w.add_notify(NotifyType::ikev2_fragmentation_supported);
       if (s.peer_signature_hashes && config.signature_authentication)
-        w.add_notify(NotifyType::signature_hash_algorithms, hashes);
+        w.add_notify(NotifyType::signature_hash_algorithms, kSignatureHashes);
     });
     if (!msg) return;
     s.init_response = *msg;
     s.ke.reset();  // the private value is not needed once SKEYSEED exists
     s.peer_mid = 1;
-    wire::ParsedMessage pm;
-    if (wire::parse_message(s.init_response, &pm).ok())
-      log_message(&s, true, pm.header, pm.payloads(), false, path);
+    log_own_message(s, s.init_response, path);
     send_response(s, Datagrams{s.init_response}, out);
     responder_by_spi_i[s.spi_i] = s.handle;
     ++half_open;
