@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <string>
 #include <thread>
@@ -649,10 +650,34 @@ TEST_CASE("workers keep forwarding while the control thread swaps policies and r
     }
   };
   std::thread w0(worker, 0), w1(worker, 1);
+  // A failed REQUIRE below unwinds through here: stop and join first, or the
+  // joinable threads would terminate the test binary instead of reporting.
+  struct JoinOnExit {
+    std::atomic<bool>& stop;
+    std::thread& a;
+    std::thread& b;
+    ~JoinOnExit() {
+      stop.store(true);
+      if (a.joinable()) a.join();
+      if (b.joinable()) b.join();
+    }
+  } join_on_exit{stop, w0, w1};
   // Control thread: rekey every tunnel (make-before-break), swap the SPD,
   // delete old SAs, and reclaim, repeatedly.
+  // Each round waits until the workers have delivered something since the
+  // previous one, so forwarding provably overlaps the swaps even when the
+  // scheduler (2 cores, parallel ctest) starves the workers for a while.
   Recorder events;
+  uint64_t delivered_before_round = 0;
   for (int round = 0; round < 20; ++round) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (delivered.load() == delivered_before_round && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    if (delivered.load() == delivered_before_round) {
+      FAIL_CHECK("workers delivered nothing within 30 s in round " << round);
+      break;
+    }
+    delivered_before_round = delivered.load();
     for (uint32_t i = 0; i < kTunnels; ++i) {
       const uint32_t fresh =
           connect(a, b, i + 1, {sels[i]}, static_cast<uint8_t>(static_cast<uint32_t>(round) * 7 + i));
