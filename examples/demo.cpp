@@ -147,6 +147,7 @@ struct Gateway final : ike::Sink, ike::LogSink {
     need(pad.add(take(sa::PadEntry::make(std::move(pattern), pc), "PAD entry")), "PAD add");
 
     ike::Connection c;
+    c.children.resize(1);
     c.name = initiator ? "a-b" : "b-a";
     c.local_address = address;
     c.remote_address = peer->address;
@@ -155,13 +156,13 @@ struct Gateway final : ike::Sink, ike::LogSink {
     c.peer = 1;
     c.ike_proposals =
         take(ike::parse_proposals("aes256gcm16-prfsha256-x25519", wire::ProtocolId::ike), "IKE");
-    c.child.proposals = take(ike::parse_proposals("aes256gcm16", wire::ProtocolId::esp), "ESP");
-    c.child.local_ts.resize(1);
-    c.child.local_ts[0].addresses = traffic.local;
-    c.child.remote_ts.resize(1);
-    c.child.remote_ts[0].addresses = traffic.remote;
-    c.child.mode = esp::Mode::tunnel;
-    c.child.reqid = kReqid;
+    c.children[0].proposals = take(ike::parse_proposals("aes256gcm16", wire::ProtocolId::esp), "ESP");
+    c.children[0].local_ts.resize(1);
+    c.children[0].local_ts[0].addresses = traffic.local;
+    c.children[0].remote_ts.resize(1);
+    c.children[0].remote_ts[0].addresses = traffic.remote;
+    c.children[0].mode = esp::Mode::tunnel;
+    c.children[0].reqid = kReqid;
 
     datapath = take(sa::Datapath::create(sa::DatapathConfig{}), "datapath");
     sa::Policy protect;
@@ -229,6 +230,8 @@ struct Gateway final : ike::Sink, ike::LogSink {
         break;
       }
       case ike::EventKind::ike_sa_down: ike_down = true; break;
+      case ike::EventKind::ike_sa_rekeyed:
+      case ike::EventKind::peer_address_changed: break;
       case ike::EventKind::child_sa_failed:
       case ike::EventKind::proposal_mismatch:
       case ike::EventKind::authentication_failed:

@@ -431,6 +431,14 @@ class Host final : public ike::Sink, public ike::LogSink {
       case ike::EventKind::authentication_failed:
         say("", head + " " + str(to_string(e.auth_failure)) + ": " + str(e.detail));
         break;
+      case ike::EventKind::ike_sa_rekeyed:
+        say("", head + " replaces " + hex(e.previous_ike_sa));
+        std::replace(up.begin(), up.end(), e.previous_ike_sa, e.ike_sa);
+        break;
+      case ike::EventKind::peer_address_changed:
+        say("", head + " peer now at " + str(e.ike->path.remote.address.to_text().view()) + " port " +
+                    std::to_string(e.ike->path.remote.port));
+        break;
     }
   }
 };
@@ -528,6 +536,7 @@ int main(int argc, char** argv) {
 
   // The connection and the PAD entry of its peer: children = local_ts x remote_ts.
   ike::Connection c;
+  c.children.resize(1);
   c.name = opt.name;
   c.local_address = local;
   c.remote_address = remote;
@@ -535,14 +544,14 @@ int main(int argc, char** argv) {
   c.local_auth = opt.psk.empty() ? ike::LocalAuth::signature : ike::LocalAuth::psk;
   c.peer = 1;
   c.ike_proposals = take(ike::parse_proposals(opt.ike, wire::ProtocolId::ike), "--ike");
-  c.child.proposals = take(ike::parse_proposals(opt.esp, wire::ProtocolId::esp), "--esp");
-  c.child.local_ts = parse_ts(opt.local_ts, local, local.family());
-  c.child.remote_ts = parse_ts(opt.remote_ts, remote, local.family());
-  c.child.mode = opt.transport ? esp::Mode::transport : esp::Mode::tunnel;
+  c.children[0].proposals = take(ike::parse_proposals(opt.esp, wire::ProtocolId::esp), "--esp");
+  c.children[0].local_ts = parse_ts(opt.local_ts, local, local.family());
+  c.children[0].remote_ts = parse_ts(opt.remote_ts, remote, local.family());
+  c.children[0].mode = opt.transport ? esp::Mode::transport : esp::Mode::tunnel;
 
   std::vector<sa::Selector> children;
-  for (const ike::TsRange& l : c.child.local_ts) {
-    for (const ike::TsRange& r : c.child.remote_ts) {
+  for (const ike::TsRange& l : c.children[0].local_ts) {
+    for (const ike::TsRange& r : c.children[0].remote_ts) {
       if (l.addresses.family() != r.addresses.family()) continue;
       sa::Selector s;
       s.local = l.addresses;

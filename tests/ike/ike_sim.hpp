@@ -172,6 +172,7 @@ inline std::unique_ptr<Peer> make_peer(const PeerSetup& setup, const PeerSetup& 
   if (!p->pad.add(std::move(*entry)).ok()) return fail("pad add");
 
   ike::Connection c;
+  c.children.resize(1);
   c.name = setup.name + "-" + other;
   c.local_address = IpAddress::parse(setup.address).value();
   if (!setup.any_remote_address) c.remote_address = IpAddress::parse(remote.address).value();
@@ -184,14 +185,14 @@ inline std::unique_ptr<Peer> make_peer(const PeerSetup& setup, const PeerSetup& 
   auto espp = ike::parse_proposals(setup.esp_proposals, setup.child_protocol);
   if (!ikep || !espp) return fail("proposals");
   c.ike_proposals = *ikep;
-  c.child.proposals = *espp;
+  c.children[0].proposals = *espp;
   ike::TsRange l, r;
   l.addresses = sa::AddressRange::of(*local_net);
   r.addresses = sa::AddressRange::of(*remote_net);
-  c.child.local_ts = {l};
-  c.child.remote_ts = {r};
-  c.child.mode = setup.mode;
-  c.child.reqid = 1;
+  c.children[0].local_ts = {l};
+  c.children[0].remote_ts = {r};
+  c.children[0].mode = setup.mode;
+  c.children[0].reqid = 1;
 
   ike::EngineConfig config;
   config.connections.push_back(std::move(c));

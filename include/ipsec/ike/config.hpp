@@ -57,18 +57,45 @@ enum class LocalAuth : uint8_t {
   signature,  // RFC 7427 Digital Signature (method 14) with Credentials::private_key
 };
 
-// ChildConfig: the child SA created with the IKE SA (RFC 7296 1.2, 2.9).
+// ChildConfig: a child SA of a connection (RFC 7296 1.2, 1.3, 2.9).
 struct ChildConfig {
   std::vector<ProposalConfig> proposals;  // ESP or AH, in our order of preference
   std::vector<TsRange> local_ts;          // our side: TSi as initiator, TSr as responder
   std::vector<TsRange> remote_ts;
   esp::Mode mode = esp::Mode::tunnel;
-  uint32_t reqid = 1;  // the SAD's outbound key (sa/sad.hpp); unique per connection
+  uint32_t reqid = 1;  // the SAD's outbound key (sa/sad.hpp); unique per child config
+  // lifetime: soft = rekey the child SA after this long (RFC 7296 2.8),
+  // made earlier by up to rekey_jitter of it at random so both peers do
+  // not rekey at once; hard = delete it (without a rekey by then). Zero:
+  // never. The engine keeps these times itself; the SA events carry only
+  // the hard one (ChildSa::lifetime), for the SAD as a backstop.
   sa::Lifetime lifetime;
+  double rekey_jitter = 0.1;
+  // limits: byte/packet limits for the SAD (soft: rekey, hard: expiry);
+  // the host reports them with IkeEngine::on_sa_event.
   esp::TrafficLimits limits;
   // tfc_padding: we accept TFC padding on our inbound SA; false sends
   // ESP_TFC_PADDING_NOT_SUPPORTED (RFC 7296 1.3.1, 3.10.1).
   bool tfc_padding = true;
+};
+
+// IkeLifetime: when an IKE SA is renewed (RFC 7296 2.8). Zero: never.
+struct IkeLifetime {
+  // rekey: a CREATE_CHILD_SA rekey of the IKE SA (new keys from SK_d,
+  // 2.18); the child SAs move to the new IKE SA.
+  Duration rekey{0};
+  // reauth: a fresh IKE_SA_INIT/IKE_AUTH (make-before-break: the old IKE SA
+  // and its children are deleted once the new ones are up).
+  Duration reauth{0};
+  double jitter = 0.1;  // up to this fraction earlier, at random
+};
+
+// What happens to a connection whose peer stopped answering (dead peer
+// detection, RFC 7296 2.4): its IKE SA and child SAs are always removed.
+enum class DpdAction : uint8_t {
+  clear,    // nothing more
+  hold,     // the host keeps its policies: the next ACQUIRE re-initiates
+  restart,  // initiate the connection again at once
 };
 
 struct Connection {
@@ -84,7 +111,16 @@ struct Connection {
   // peer: the id of the PAD entry that describes the peer.
   uint32_t peer = 0;
   std::vector<ProposalConfig> ike_proposals;
-  ChildConfig child;
+  // children: the first is negotiated in IKE_AUTH, the others with
+  // CREATE_CHILD_SA right after (RFC 7296 1.3.1). None: a childless IKE SA
+  // (RFC 6023), when the responder announced support for it.
+  std::vector<ChildConfig> children;
+  IkeLifetime ike_lifetime;
+  // dpd_delay: check the peer's liveness (an empty INFORMATIONAL request)
+  // after this long without any IKE message from it; it is declared dead
+  // when the retransmissions of that request go unanswered. Zero: off.
+  Duration dpd_delay{0};
+  DpdAction dpd_action = DpdAction::clear;
   bool send_initial_contact = true;  // RFC 7296 2.4, initiator only
   bool send_certreq = true;          // CERTREQ for our trust anchors (3.7)
 };
@@ -178,6 +214,22 @@ struct EngineConfig {
   // wall_clock: Unix seconds at Timestamp 0 of the host's monotonic clock,
   // for certificate validity (the engine reads no clock).
   int64_t unix_time_at_zero = 0;
+  // window_size: requests of the peer we accept in parallel (RFC 7296
+  // 2.3, announced with SET_WINDOW_SIZE when above 1); our own requests
+  // follow the window the peer announced.
+  uint32_t window_size = 1;
+  // max_ike_sas_per_address: IKE SAs (of any state) with one remote
+  // address; further IKE_SA_INIT requests from it are dropped. 0: no limit.
+  size_t max_ike_sas_per_address = 0;
+  // error_notifies_per_second: unauthenticated answers (COOKIE,
+  // INVALID_KE_PAYLOAD, NO_PROPOSAL_CHOSEN, INVALID_SYNTAX to IKE_SA_INIT)
+  // beyond this rate are not sent (a flood gets no amplification).
+  uint32_t error_notifies_per_second = 100;
+  // temporary_failure_retry: how long to wait before retrying an exchange
+  // the peer answered with TEMPORARY_FAILURE (RFC 7296 2.25); after
+  // temporary_failure_give_up of them in a row the IKE SA is closed.
+  Duration temporary_failure_retry = std::chrono::seconds(10);
+  uint32_t temporary_failure_give_up = 10;
   SpiAllocator* spi_allocator = nullptr;  // outlives the engine
   LogSink* log = nullptr;
   LogLevel log_level = LogLevel::info;

@@ -33,6 +33,7 @@
 #include "ipsec/crypto/rng.hpp"
 #include "ipsec/ike/config.hpp"
 #include "ipsec/ike/events.hpp"
+#include "ipsec/sa/sad.hpp"
 
 namespace ipsec::ike {
 
@@ -46,6 +47,10 @@ struct EngineStats {
   uint64_t cookies_sent = 0;
   uint64_t invalid_ke_sent = 0;
   uint64_t established = 0;
+  uint64_t child_rekeys = 0;         // child SAs rekeyed (as initiator or responder)
+  uint64_t ike_rekeys = 0;           // IKE SAs rekeyed
+  uint64_t collisions = 0;           // simultaneous rekeys resolved by the nonce rule (2.8.1, 2.8.2)
+  uint64_t notifies_suppressed = 0;  // unauthenticated error answers over the rate limit
 };
 
 class IkeEngine {
@@ -84,9 +89,36 @@ class IkeEngine {
   // its child SAs. Errors: invalid_argument for an unknown handle.
   [[nodiscard]] Status close(uint64_t ike_sa, Timestamp now, Sink& out);
 
+  // The life of an established IKE SA (RFC 7296 1.3, 1.4, 2.8). Each call
+  // queues an exchange; it runs when the window allows (results come as
+  // events). Errors: invalid_argument (unknown IKE SA or child SA, or the
+  // IKE SA is not established).
+  //
+  // create_child: a further child SA of the connection's children[index].
+  [[nodiscard]] Status create_child(uint64_t ike_sa, size_t index, Timestamp now, Sink& out);
+  // rekey_child: the child SA whose inbound SPI is `inbound_spi`.
+  [[nodiscard]] Status rekey_child(uint32_t inbound_spi, Timestamp now, Sink& out);
+  // close_child: delete one child SA (INFORMATIONAL with Delete).
+  [[nodiscard]] Status close_child(uint32_t inbound_spi, Timestamp now, Sink& out);
+  // rekey_ike: new IKE SA keys (2.18); the children move to the new IKE SA.
+  [[nodiscard]] Status rekey_ike(uint64_t ike_sa, Timestamp now, Sink& out);
+  // reauthenticate: a new IKE SA with new IKE_SA_INIT/IKE_AUTH exchanges;
+  // the old one is deleted once the new one and its children are up.
+  [[nodiscard]] Status reauthenticate(uint64_t ike_sa, Timestamp now, Sink& out);
+  // check_liveness: an empty INFORMATIONAL request now (dead peer detection).
+  [[nodiscard]] Status check_liveness(uint64_t ike_sa, Timestamp now, Sink& out);
+  // on_sa_event: the SAD reached a child SA's byte/packet or time limit
+  // (sa::SaEvent from Sad::poll): rekey_needed rekeys the child SA,
+  // expired deletes it (the SAD removed that direction already). Events for
+  // SPIs the engine does not know are ignored.
+  void on_sa_event(const sa::SaEvent& event, Timestamp now, Sink& out);
+
   [[nodiscard]] size_t ike_sa_count() const noexcept;
   [[nodiscard]] size_t established_count() const noexcept;
   [[nodiscard]] size_t half_open_count() const noexcept;
+  // child_sa_count: installed child SAs (both directions) over all IKE SAs,
+  // including replaced ones not yet deleted.
+  [[nodiscard]] size_t child_sa_count() const noexcept;
   [[nodiscard]] const EngineStats& stats() const noexcept;
 
   struct Impl;

@@ -43,6 +43,8 @@ enum class EventKind : uint8_t {
   child_sa_failed,        // the IKE SA is up but the child SA was refused (`detail`)
   proposal_mismatch,      // NO_PROPOSAL_CHOSEN, sent or received (`detail`)
   authentication_failed,  // AUTHENTICATION_FAILED, sent or received (`auth_failure`, `detail`)
+  ike_sa_rekeyed,         // `ike_sa` replaced `previous_ike_sa` (RFC 7296 2.18); its children moved
+  peer_address_changed,   // an authenticated message came from a new address/port (2.23): `ike`
 };
 
 [[nodiscard]] constexpr std::string_view to_string(EventKind k) noexcept {
@@ -55,6 +57,8 @@ enum class EventKind : uint8_t {
     case EventKind::child_sa_failed: return "child_sa_failed";
     case EventKind::proposal_mismatch: return "proposal_mismatch";
     case EventKind::authentication_failed: return "authentication_failed";
+    case EventKind::ike_sa_rekeyed: return "ike_sa_rekeyed";
+    case EventKind::peer_address_changed: return "peer_address_changed";
   }
   return "unknown";
 }
@@ -134,6 +138,9 @@ struct ChildSa {
   esp::TrafficLimits limits;
   bool peer_accepts_tfc = true;  // the peer did not send ESP_TFC_PADDING_NOT_SUPPORTED
   std::string_view proposal;     // e.g. "AES_GCM_16_256/NO_EXT_SEQ"
+  // rekeys: the inbound SPI of the child SA this one replaces (RFC 7296
+  // 2.8; that one is deleted once this one is up), 0 for a new child SA.
+  uint32_t rekeys = 0;
 
   // The SA configurations for esp::InboundSa::create / OutboundSa::create.
   [[nodiscard]] esp::SaConfig inbound_config() const noexcept { return config(true); }
@@ -167,12 +174,14 @@ struct ChildSa {
 
 struct Event {
   EventKind kind = EventKind::ike_sa_up;
-  uint64_t ike_sa = 0;  // the engine's handle of the IKE SA (our SPI)
+  uint64_t ike_sa = 0;           // the engine's handle of the IKE SA (our SPI)
+  uint64_t previous_ike_sa = 0;  // ike_sa_rekeyed: the IKE SA it replaced
   std::string_view connection;
   const IkeSaInfo* ike = nullptr;
   const ChildSa* child = nullptr;
   sa::Direction direction = sa::Direction::inbound;  // child_sa_install
   AuthFailure auth_failure = AuthFailure::none;
+  bool peer_dead = false;  // ike_sa_down: the peer stopped answering (DPD, retransmissions)
   Errc error = Errc::ok;
   std::string_view detail;  // a readable explanation for logs
 };
