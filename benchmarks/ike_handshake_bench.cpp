@@ -142,7 +142,8 @@ class DirectSink final : public ike::Sink {
       case ike::EventKind::ike_sa_down: ++ike_down; break;
       case ike::EventKind::child_sa_delete: ++child_deletes; break;
       case ike::EventKind::ike_sa_rekeyed:
-      case ike::EventKind::peer_address_changed: break;
+      case ike::EventKind::peer_address_changed:
+      case ike::EventKind::ike_sa_keys: break;
       case ike::EventKind::child_sa_failed:
       case ike::EventKind::proposal_mismatch:
       case ike::EventKind::authentication_failed:

@@ -231,7 +231,8 @@ struct Gateway final : ike::Sink, ike::LogSink {
       }
       case ike::EventKind::ike_sa_down: ike_down = true; break;
       case ike::EventKind::ike_sa_rekeyed:
-      case ike::EventKind::peer_address_changed: break;
+      case ike::EventKind::peer_address_changed:
+      case ike::EventKind::ike_sa_keys: break;
       case ike::EventKind::child_sa_failed:
       case ike::EventKind::proposal_mismatch:
       case ike::EventKind::authentication_failed:

@@ -435,6 +435,7 @@ class Host final : public ike::Sink, public ike::LogSink {
         say("", head + " replaces " + hex(e.previous_ike_sa));
         std::replace(up.begin(), up.end(), e.previous_ike_sa, e.ike_sa);
         break;
+      case ike::EventKind::ike_sa_keys: break;
       case ike::EventKind::peer_address_changed:
         say("", head + " peer now at " + str(e.ike->path.remote.address.to_text().view()) + " port " +
                     std::to_string(e.ike->path.remote.port));

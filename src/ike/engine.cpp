@@ -201,6 +201,10 @@ struct Session {
   // RFC 7383: the peer's fragmented messages being put back together;
   // allocated on the first fragment.
   std::unique_ptr<wire::FragmentReassembler> reassembler;
+
+  // EngineConfig::export_keys: SK_ai | SK_ar | SK_ei | SK_er.
+  SecretBytes exported;
+  size_t exported_integ_size = 0, exported_encr_size = 0;
 };
 
 [[nodiscard]] bool natt_path(const Path& p) noexcept {
@@ -944,6 +948,12 @@ struct IkeEngine::Impl {
     auto sk_d = SecretBytes::copy_of(take(prf_size));
     const ByteView sk_ai = take(integ_size), sk_ar = take(integ_size);
     const ByteView sk_ei = take(encr_size), sk_er = take(encr_size);
+    if (config.export_keys) {
+      auto copy = SecretBytes::copy_of(k.subspan(prf_size, 2 * integ_size + 2 * encr_size));
+      if (copy) s.exported = std::move(*copy);
+      s.exported_integ_size = integ_size;
+      s.exported_encr_size = encr_size;
+    }
     auto sk_pi = SecretBytes::copy_of(take(prf_size));
     auto sk_pr = SecretBytes::copy_of(take(prf_size));
     if (!sk_d || !sk_pi || !sk_pr) return Errc::out_of_memory;
@@ -975,6 +985,30 @@ struct IkeEngine::Impl {
     const ByteView parts[] = {shared, ni, nr};
     IPSEC_TRY((*mac)->compute(parts, seed->mutable_view()));
     return std::move(*seed);
+  }
+
+  // export_keys: the ike_sa_keys event (EngineConfig::export_keys).
+  void export_keys(Session& s, Sink& out) {
+    if (!config.export_keys || s.exported.view().empty()) return;
+    const ByteView k = s.exported.view();
+    const size_t a = s.exported_integ_size, e = s.exported_encr_size;
+    IkeKeys keys;
+    keys.spi_i = s.spi_i;
+    keys.spi_r = s.spi_r;
+    keys.encr = s.suite.encr;
+    keys.encr_key_bits = s.suite.key_bits;
+    keys.integ = s.suite.integ;
+    keys.sk_ai = k.subspan(0, a);
+    keys.sk_ar = k.subspan(a, a);
+    keys.sk_ei = k.subspan(2 * a, e);
+    keys.sk_er = k.subspan(2 * a + e, e);
+    Event ev;
+    ev.kind = EventKind::ike_sa_keys;
+    ev.ike_sa = s.handle;
+    ev.connection = s.conn != nullptr ? std::string_view(s.conn->name) : std::string_view();
+    ev.ike_keys = &keys;
+    out.on_event(ev);
+    s.exported = SecretBytes();
   }
 
   void read_init_notifies(Session& s, const wire::ParsedMessage& m, std::vector<ByteView>* nat_src,
@@ -1179,6 +1213,7 @@ struct IkeEngine::Impl {
     ++half_open;
     add_session(std::move(session));
     rearm(s);
+    export_keys(s, out);
   }
 
   // certreq_data: SHA-1 hashes of our trust anchors' public keys (RFC 7296
@@ -1274,6 +1309,7 @@ struct IkeEngine::Impl {
     s.init_response.assign(message.begin(), message.end());
     if (Status st = derive_ike_keys(s, shared->view()); !st.ok())
       return down(s, out, "key derivation failed", st.code());
+    export_keys(s, out);
     s.ke.reset();
     std::vector<ByteView> nat_src;
     ByteView nat_dst;
@@ -2513,6 +2549,7 @@ struct IkeEngine::Impl {
       return pump(s, now, out);
     }
     Session& fresh = inherit(std::move(n), s, now);
+    export_keys(fresh, out);
     if (r.collided) {
       ++stats.collisions;
       const ByteView ours[] = {fresh.ni, fresh.nr};
@@ -2865,6 +2902,7 @@ struct IkeEngine::Impl {
     respond(s, m.header.message_id, std::move(*msg), out);
     const Bytes nr = n->nr;
     Session& fresh = inherit(std::move(n), s, now);
+    export_keys(fresh, out);
     for (Request& r : s.requests) {
       if (r.task.kind != TaskKind::rekey_ike) continue;
       // 2.8.2: both sides rekeyed the IKE SA: our exchange's outcome decides.

@@ -230,6 +230,10 @@ struct EngineConfig {
   // temporary_failure_give_up of them in a row the IKE SA is closed.
   Duration temporary_failure_retry = std::chrono::seconds(10);
   uint32_t temporary_failure_give_up = 10;
+  // export_keys: report every IKE SA's SK_e/SK_a keys (EventKind::
+  // ike_sa_keys) for decryption in Wireshark or fuzzing. Off by default:
+  // key material leaves the engine only when the host asks.
+  bool export_keys = false;
   SpiAllocator* spi_allocator = nullptr;  // outlives the engine
   LogSink* log = nullptr;
   LogLevel log_level = LogLevel::info;

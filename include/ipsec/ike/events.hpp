@@ -45,6 +45,7 @@ enum class EventKind : uint8_t {
   authentication_failed,  // AUTHENTICATION_FAILED, sent or received (`auth_failure`, `detail`)
   ike_sa_rekeyed,         // `ike_sa` replaced `previous_ike_sa` (RFC 7296 2.18); its children moved
   peer_address_changed,   // an authenticated message came from a new address/port (2.23): `ike`
+  ike_sa_keys,            // EngineConfig::export_keys: the IKE SA's new keys (`ike_keys`)
 };
 
 [[nodiscard]] constexpr std::string_view to_string(EventKind k) noexcept {
@@ -59,6 +60,7 @@ enum class EventKind : uint8_t {
     case EventKind::authentication_failed: return "authentication_failed";
     case EventKind::ike_sa_rekeyed: return "ike_sa_rekeyed";
     case EventKind::peer_address_changed: return "peer_address_changed";
+    case EventKind::ike_sa_keys: return "ike_sa_keys";
   }
   return "unknown";
 }
@@ -109,6 +111,19 @@ struct IkeSaInfo {
   std::string_view remote_id;
   Path path;
   NatDetection nat;
+};
+
+// IkeKeys: an IKE SA's message protection keys (RFC 7296 2.14), exported
+// only when the host asks (EngineConfig::export_keys): for Wireshark's
+// ikev2_decryption_table, or a fuzzer that builds protected messages.
+struct IkeKeys {
+  uint64_t spi_i = 0;
+  uint64_t spi_r = 0;
+  crypto::EncrId encr = crypto::EncrId::null;
+  uint16_t encr_key_bits = 0;
+  crypto::IntegId integ = crypto::IntegId::none;
+  ByteView sk_ei, sk_er;  // key || salt
+  ByteView sk_ai, sk_ar;
 };
 
 // ChildSa: the keys and parameters of a negotiated child SA, enough to
@@ -179,6 +194,7 @@ struct Event {
   std::string_view connection;
   const IkeSaInfo* ike = nullptr;
   const ChildSa* child = nullptr;
+  const IkeKeys* ike_keys = nullptr;
   sa::Direction direction = sa::Direction::inbound;  // child_sa_install
   AuthFailure auth_failure = AuthFailure::none;
   bool peer_dead = false;  // ike_sa_down: the peer stopped answering (DPD, retransmissions)
