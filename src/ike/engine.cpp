@@ -105,6 +105,7 @@ struct Task {
   TaskKind kind = TaskKind::initial;
   size_t config = 0;                              // create_child: Connection::children index
   uint32_t child_spi = 0;                         // rekey_child, delete_child: the child's inbound SPI
+  bool ah = false;                                // delete_child: of an AH SA (the child may be gone already)
   Timestamp not_before{};                         // retry after TEMPORARY_FAILURE
   crypto::KeGroup group = crypto::KeGroup::none;  // after INVALID_KE_PAYLOAD
   uint32_t temporary_failures = 0;
@@ -1037,7 +1038,10 @@ struct IkeEngine::Impl {
 
   void answer_init_error(Timestamp now, const Path& path, const wire::IkeHeader& req, NotifyType type,
                          ByteView data, Sink& out) {
-    if (!error_notify_allowed(now)) return;
+    // COOKIE answers are not rate limited: they are stateless and smaller
+    // than the request (no amplification), and a legitimate initiator
+    // must get one during a flood to be let in (RFC 7296 2.6).
+    if (type != NotifyType::cookie && !error_notify_allowed(now)) return;
     if (type == NotifyType::cookie) ++stats.cookies_sent;
     if (type == NotifyType::invalid_ke_payload) ++stats.invalid_ke_sent;
     wire::IkeHeader h;
@@ -2224,13 +2228,11 @@ struct IkeEngine::Impl {
   void start_delete_child(Session& s, const Task& t, Timestamp now, Sink& out) {
     Child* c = find_child(s, t.child_spi);
     if (c != nullptr && c->phase == ChildPhase::deleting) return;
-    const esp::SecurityProtocol protocol = c != nullptr ? c->protocol : esp::SecurityProtocol::esp;
+    const bool ah = c != nullptr ? c->protocol == esp::SecurityProtocol::ah : t.ah;
     const auto spi = spi32_bytes(t.child_spi);
     auto msg = build_protected(
         s, wire::ExchangeType::informational, false, s.next_mid, [&](wire::PayloadChainWriter& w) {
-          w.add_delete(wire::DeletePayload{
-              protocol == esp::SecurityProtocol::ah ? wire::ProtocolId::ah : wire::ProtocolId::esp, 4, 1,
-              spi});
+          w.add_delete(wire::DeletePayload{ah ? wire::ProtocolId::ah : wire::ProtocolId::esp, 4, 1, spi});
         });
     if (!msg) return;
     if (c != nullptr) c->phase = ChildPhase::deleting;
@@ -3165,16 +3167,12 @@ struct IkeEngine::Impl {
       if (!start_delete_ike_keep_children(s, now, out)) return;
     }
     if (s.phase == Phase::established) {
-      for (size_t i = 0; i < s.children.size(); ++i) {
-        Child& c = s.children[i];
+      std::vector<Task> expired;
+      for (Child& c : s.children) {
         if (c.expire_at && *c.expire_at <= now) {
           // Hard lifetime: the SA goes now (RFC 4301 4.4.2.1); tell the peer.
-          const uint32_t spi = c.inbound_spi;
-          const esp::SecurityProtocol protocol = c.protocol;
-          child_down(s, spi, out, "hard lifetime expired");
-          (void)protocol;
-          s.tasks.push_back(Task{TaskKind::delete_child, 0, spi});
-          --i;
+          expired.push_back(
+              Task{TaskKind::delete_child, 0, c.inbound_spi, c.protocol == esp::SecurityProtocol::ah});
           continue;
         }
         if (c.redundant_at && *c.redundant_at <= now) {
@@ -3187,6 +3185,10 @@ struct IkeEngine::Impl {
           if (c.phase == ChildPhase::installed && !has_task(s, TaskKind::rekey_child, c.inbound_spi))
             s.tasks.push_back(Task{TaskKind::rekey_child, 0, c.inbound_spi});
         }
+      }
+      for (const Task& t : expired) {
+        child_down(s, t.child_spi, out, "hard lifetime expired");
+        s.tasks.push_back(t);
       }
       if (s.rekey_at && *s.rekey_at <= now) {
         s.rekey_at.reset();
@@ -3363,8 +3365,9 @@ struct IkeEngine::Impl {
       return;
     }
     // expired: the SAD removed one direction; the child SA is over.
+    const Task t{TaskKind::delete_child, 0, spi, c->protocol == esp::SecurityProtocol::ah};
     child_down(*s, spi, out, "lifetime expired");
-    queue(*s, Task{TaskKind::delete_child, 0, spi}, now, out);
+    queue(*s, t, now, out);
   }
 };
 

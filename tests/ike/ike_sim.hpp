@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -72,6 +73,9 @@ struct PeerSetup {
   ike::SpiAllocator* spi_allocator = nullptr;
   bool any_remote_address = false;  // respond to the peer from any address (a peer behind a NAT)
   ike::RetransmitPolicy retransmit;
+  // configure: a last change to the engine's configuration (lifetimes,
+  // windows, DPD, more children...) before the engine is made.
+  std::function<void(ike::EngineConfig&)> configure;
 };
 
 // StderrLog: the engines' log lines on stderr when IPSEC_SIM_LOG is set.
@@ -214,6 +218,7 @@ inline std::unique_ptr<Peer> make_peer(const PeerSetup& setup, const PeerSetup& 
     p->log = std::make_unique<StderrLog>("[" + setup.name + "]");
     config.log = p->log.get();
   }
+  if (setup.configure) setup.configure(config);
   auto engine = ike::IkeEngine::create(std::move(config), provider, *p->rng);
   if (!engine) return fail("engine: " + std::string(engine.status().name()) + " " + engine.status().field());
   p->engine = std::move(*engine);
@@ -321,6 +326,9 @@ class Simulation {
   SimSink sinks[2] = {SimSink(*this, 0), SimSink(*this, 1)};
   Timestamp now = Timestamp::from_nanoseconds(1'000'000'000);
   uint64_t delivered = 0;
+  // The NAT's port mapping for peer 0 (change it to make the NAT forget
+  // the old one, RFC 7296 2.23).
+  uint16_t nat_port_offset = kNatPortOffset;
 
   void transmit(int from, const ike::OutDatagram& d) {
     ++sinks[from].sent;
@@ -343,25 +351,32 @@ class Simulation {
       if (link_.nat) {
         if (from == 0) {
           f.path.remote.address = kNatPublic;
-          f.path.remote.port = static_cast<uint16_t>(d.path.local.port + kNatPortOffset);
+          f.path.remote.port = static_cast<uint16_t>(d.path.local.port + nat_port_offset);
         } else if (d.path.remote.address == kNatPublic) {
           f.path.local.address = peers[0]->endpoint.address;
-          f.path.local.port = static_cast<uint16_t>(d.path.remote.port - kNatPortOffset);
+          f.path.local.port = static_cast<uint16_t>(d.path.remote.port - nat_port_offset);
         }
       }
       queue_.push_back(std::move(f));
     }
   }
 
-  // step: advance to the next delivery or timer; false when nothing is left.
-  bool step() {
+  // next_event: when the next delivery or timer is due (nullopt: none),
+  // for a host that interleaves work of its own (traffic, SAD polls).
+  [[nodiscard]] std::optional<Timestamp> next_event() const {
     std::optional<Timestamp> next;
     for (const InFlight& f : queue_) {
       if (!next || f.at < *next) next = f.at;
     }
-    for (Peer* p : peers) {
+    for (const Peer* p : peers) {
       if (auto t = p->engine->next_timeout(); t && (!next || *t < *next)) next = t;
     }
+    return next;
+  }
+
+  // step: advance to the next delivery or timer; false when nothing is left.
+  bool step() {
+    const std::optional<Timestamp> next = next_event();
     if (!next) return false;
     if (*next > now) now = *next;
     // Deliver everything due, in time order (then send order).
@@ -390,10 +405,15 @@ class Simulation {
     }
     return true;
   }
+  // run_for: everything that happens in the next `d`, and nothing after.
   void run_for(Duration d) {
     const Timestamp end = now + d;
-    while (now <= end && step()) {
+    while (true) {
+      const std::optional<Timestamp> next = next_event();
+      if (!next || *next > end) break;
+      step();
     }
+    if (now < end) now = end;
   }
 
   [[nodiscard]] uint64_t seed() const { return seed_; }

@@ -221,9 +221,11 @@ struct EngineConfig {
   // max_ike_sas_per_address: IKE SAs (of any state) with one remote
   // address; further IKE_SA_INIT requests from it are dropped. 0: no limit.
   size_t max_ike_sas_per_address = 0;
-  // error_notifies_per_second: unauthenticated answers (COOKIE,
-  // INVALID_KE_PAYLOAD, NO_PROPOSAL_CHOSEN, INVALID_SYNTAX to IKE_SA_INIT)
-  // beyond this rate are not sent (a flood gets no amplification).
+  // error_notifies_per_second: unauthenticated error answers to
+  // IKE_SA_INIT (INVALID_KE_PAYLOAD, NO_PROPOSAL_CHOSEN, INVALID_SYNTAX,
+  // UNSUPPORTED_CRITICAL_PAYLOAD) beyond this rate are not sent. COOKIE
+  // answers are exempt: stateless, smaller than the request, and the way in
+  // for legitimate peers during a flood.
   uint32_t error_notifies_per_second = 100;
   // temporary_failure_retry: how long to wait before retrying an exchange
   // the peer answered with TEMPORARY_FAILURE (RFC 7296 2.25); after
