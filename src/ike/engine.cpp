@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <deque>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -175,13 +174,13 @@ struct Session {
   uint32_t next_mid = 0;
   uint32_t peer_window = 1;
   std::vector<Request> requests;
-  std::deque<Task> tasks;
+  std::vector<Task> tasks;         // queued, in order (vectors: no allocation while empty)
   std::optional<Timestamp> armed;  // this session's entry in Impl::deadlines
 
   // The peer's requests: the lowest ID not yet answered, and our last
   // answers (up to our window of them).
   uint32_t peer_mid = 0;
-  std::deque<CachedResponse> responses;
+  std::vector<CachedResponse> responses;
   std::array<uint8_t, 32> first_fragment_digest{};  // of the request being reassembled
 
   // The first child SA (IKE_AUTH): its inbound SPI while negotiated.
@@ -194,7 +193,8 @@ struct Session {
   std::optional<Timestamp> rekey_at, reauth_at;
   std::optional<Timestamp> rekeyed_deadline;  // Phase::rekeyed: delete it ourselves by then
   uint64_t reauth_of = 0;                     // the IKE SA this one reauthenticates
-  bool reauth_started = false;                // a reauthentication replaces this one
+  bool replaced = false;        // a rekey moved everything to a successor: no ike_sa_down for it
+  bool reauth_started = false;  // a reauthentication replaces this one
   // Responder of an IKE rekey that collided with ours: the IKE SA our
   // answer made, until our own exchange decides which survives.
   uint64_t collision_new_ike = 0;
@@ -747,7 +747,8 @@ struct IkeEngine::Impl {
     c.digest = answered;
     c.bytes = std::move(message);
     s.responses.push_back(std::move(c));
-    while (s.responses.size() > std::max<uint32_t>(config.window_size, 1)) s.responses.pop_front();
+    while (s.responses.size() > std::max<uint32_t>(config.window_size, 1))
+      s.responses.erase(s.responses.begin());
     // The lowest ID not yet answered moves past every answered one.
     auto is_answered = [&](uint32_t m) {
       return std::any_of(s.responses.begin(), s.responses.end(),
@@ -792,6 +793,10 @@ struct IkeEngine::Impl {
   void down(Session& s, Sink& out, std::string_view why, Errc error = Errc::ok, bool peer_dead = false) {
     log(LogLevel::info, &s, "IKE SA down: " + std::string(why));
     while (!s.children.empty()) child_down(s, s.children.back().inbound_spi, out, "IKE SA down");
+    if (s.replaced) {
+      destroy(s.handle);  // the host heard of its end with ike_sa_rekeyed
+      return;
+    }
     Event e;
     e.kind = EventKind::ike_sa_down;
     e.ike_sa = s.handle;
@@ -1386,12 +1391,17 @@ struct IkeEngine::Impl {
   // the child's keys come from the IKE SA's key exchange, so key exchange
   // transforms are left out (RFC 7296 1.2); with_ke keeps them (PFS in
   // CREATE_CHILD_SA, 1.3.1).
+  // OwnedProposals: proposals with the storage their views point into
+  // (heap buffers, which stay put when the struct is moved).
   struct OwnedProposals {
+    Bytes spi;
     std::vector<std::vector<wire::Transform>> transforms;
-    std::vector<wire::Proposal> proposals;  // views into `transforms`
+    std::vector<wire::Proposal> proposals;  // views into `spi` and `transforms`
   };
-  [[nodiscard]] static OwnedProposals child_proposals(const ChildConfig& cc, ByteView spi, bool with_ke) {
+  [[nodiscard]] static OwnedProposals child_proposals(const ChildConfig& cc, uint32_t spi, bool with_ke) {
     OwnedProposals o;
+    const auto b = spi32_bytes(spi);
+    o.spi.assign(b.begin(), b.end());
     for (const ProposalConfig& p : cc.proposals) {
       std::vector<wire::Transform> t(p.transforms.begin(), p.transforms.end());
       if (!with_ke)
@@ -1400,7 +1410,7 @@ struct IkeEngine::Impl {
     }
     for (size_t i = 0; i < cc.proposals.size(); ++i) {
       o.proposals.push_back(
-          wire::Proposal{static_cast<uint8_t>(i + 1), cc.proposals[i].protocol, spi, o.transforms[i]});
+          wire::Proposal{static_cast<uint8_t>(i + 1), cc.proposals[i].protocol, o.spi, o.transforms[i]});
     }
     return o;
   }
@@ -1423,7 +1433,7 @@ struct IkeEngine::Impl {
     if (cc != nullptr) {
       s.child_inbound_spi = new_child_spi(s);
       if (s.child_inbound_spi == 0) return down(s, out, "no SPI for the child SA", Errc::limit_exceeded);
-      proposals = child_proposals(*cc, spi32_bytes(s.child_inbound_spi), false);
+      proposals = child_proposals(*cc, s.child_inbound_spi, false);
       tsi = wire_of(cc->local_ts);
       tsr = wire_of(cc->remote_ts);
     }
@@ -2177,7 +2187,7 @@ struct IkeEngine::Impl {
     } else {
       r.child_spi = random_child_spi();
     }
-    const auto proposals = child_proposals(cc, spi32_bytes(r.child_spi), true);
+    const auto proposals = child_proposals(cc, r.child_spi, true);
     const auto tsi = wire_of(old != nullptr ? std::span<const TsRange>(old->local_ts) : cc.local_ts);
     const auto tsr = wire_of(old != nullptr ? std::span<const TsRange>(old->remote_ts) : cc.remote_ts);
     const esp::Mode mode = old != nullptr ? old->mode : cc.mode;
@@ -2321,7 +2331,7 @@ struct IkeEngine::Impl {
   void retry_later(Session& s, Task t, Timestamp now, Sink& out) {
     if (++t.temporary_failures > config.temporary_failure_give_up) {
       log(LogLevel::info, &s, "TEMPORARY_FAILURE for too long: closing the IKE SA");
-      s.tasks.push_front(Task{TaskKind::delete_ike});
+      s.tasks.insert(s.tasks.begin(), Task{TaskKind::delete_ike});
       return;
     }
     t.not_before = now + jittered(config.temporary_failure_retry, 0.5);
@@ -2373,7 +2383,7 @@ struct IkeEngine::Impl {
         if (offered) {
           Task t = r.task;
           t.group = group;
-          s.tasks.push_front(t);
+          s.tasks.insert(s.tasks.begin(), t);
           return;
         }
       }
@@ -2522,7 +2532,7 @@ struct IkeEngine::Impl {
                  r.task.group == crypto::KeGroup::none) {
         Task t = r.task;
         t.group = static_cast<crypto::KeGroup>(load_be16(a.error_data.first<2>()));
-        s.tasks.push_front(t);
+        s.tasks.insert(s.tasks.begin(), t);
       } else {
         log(LogLevel::info, &s, "peer refused the IKE SA rekey: " + std::string(to_string(*a.error)));
         s.rekey_at.reset();  // reauthentication or the peer's own rekey may follow
@@ -2612,6 +2622,7 @@ struct IkeEngine::Impl {
     fresh.reauth_of = old.reauth_of;
     old.reauth_of = 0;
     old.phase = Phase::rekeyed;
+    old.replaced = true;
     old.rekeyed_deadline = now + redundant_wait();
     ++stats.ike_rekeys;
     log(LogLevel::info, &fresh,

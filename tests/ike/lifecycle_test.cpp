@@ -216,8 +216,10 @@ TEST_CASE("lifecycle: IKE SA rekey from either side moves the children; later ex
       const sim::Recorded* r = p.sink(i).find(EventKind::ike_sa_rekeyed);
       REQUIRE(r != nullptr);
       CHECK(r->ike_sa != before[i]);
-      // No child was deleted: they moved to the new IKE SA.
+      // No child was deleted: they moved to the new IKE SA; the old IKE SA
+      // ended with the rekeyed event (no ike_sa_down for it).
       CHECK(p.sink(i).count(EventKind::child_sa_delete) == 0);
+      CHECK(p.sink(i).count(EventKind::ike_sa_down) == 0);
       CHECK(p.peer(i).engine->stats().ike_rekeys == 1);
     }
     check_settled(p, 1);
@@ -530,6 +532,52 @@ TEST_CASE("lifecycle: a NAT mapping that changes is followed, and the children r
   REQUIRE(m.outbound.begin()->second->child->udp.has_value());
   CHECK(m.outbound.begin()->second->child->udp->remote_port == 4500 + 41000);
   check_settled(p, 1);
+}
+
+}  // namespace
+}  // namespace ipsec
+
+namespace ipsec {
+namespace {
+
+TEST_CASE("lifecycle: the SAD's byte/packet limits: rekey_needed rekeys, expired deletes") {
+  Pair p = make(setup_a(), setup_b(), 190);
+  establish(p);
+  const uint32_t spi = current_inbound(p.sa());
+  // Soft limit on the inbound SA (Sad::poll reports it): a rekey.
+  p.a->engine->on_sa_event(sa::SaEvent{sa::SaEventKind::rekey_needed, sa::Direction::inbound, spi, 1},
+                           p.net->now, p.sa());
+  p.net->run_for(5s);
+  CHECK(p.a->engine->stats().child_rekeys == 1);
+  check_settled(p, 1);
+  // Hard limit on the outbound SA: the SAD removed it; the child goes.
+  const SadModel m = model_of(p.sa());
+  REQUIRE(m.outbound.count(1) == 1);
+  const uint32_t out_spi = m.outbound.at(1)->child->outbound_spi;
+  p.a->engine->on_sa_event(sa::SaEvent{sa::SaEventKind::expired, sa::Direction::outbound, out_spi, 1},
+                           p.net->now, p.sa());
+  p.net->run_for(5s);
+  check_settled(p, 0);
+  // Unknown SPIs are ignored.
+  p.a->engine->on_sa_event(sa::SaEvent{sa::SaEventKind::expired, sa::Direction::inbound, 12345, 1},
+                           p.net->now, p.sa());
+  CHECK(p.a->engine->established_count() == 1);
+}
+
+TEST_CASE("lifecycle: CREATE_CHILD_SA and INFORMATIONAL messages are fragmented when they do not fit") {
+  PeerSetup a = setup_a(), b = setup_b();
+  // MODP-2048 makes a 256-octet KE payload: a PFS rekey does not fit 300.
+  a.esp_proposals = b.esp_proposals = "aes256gcm16-modp2048";
+  a.fragment_size = b.fragment_size = 300;
+  Pair p = make(a, b, 200);
+  establish(p);
+  const size_t sent = p.sa().sent;
+  REQUIRE(p.a->engine->rekey_child(current_inbound(p.sa()), p.net->now, p.sa()).ok());
+  p.net->run_for(10s);
+  CHECK(p.sa().sent - sent >= 3);  // the request went in fragments (and a Delete followed)
+  CHECK(p.a->engine->stats().child_rekeys == 1);
+  check_settled(p, 1);
+  check_traffic(p);
 }
 
 }  // namespace

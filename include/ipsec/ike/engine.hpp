@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // IkeEngine: the IKEv2 protocol engine (RFC 7296), sans I/O. It establishes
 // IKE SAs and their first child SA (IKE_SA_INIT, IKE_AUTH) as initiator and
-// responder, for any number of peers:
+// responder, for any number of peers, and keeps them alive: more child SAs
+// and rekeys (CREATE_CHILD_SA), deletes and liveness checks (INFORMATIONAL),
+// lifetimes, collisions, reauthentication, dead peer detection:
 //
 //   Initiator                         Responder
 //   HDR, SAi1, KEi, Ni,
@@ -12,8 +14,9 @@
 //     AUTH, SAi2, TSi, TSr}     -->
 //                               <--   HDR, SK {IDr, [CERT,] AUTH, SAr2, TSi, TSr}
 //
-// The host feeds it datagrams (receive), timer expiries (on_timer) and
-// requests (initiate, acquire); the engine answers through the Sink with
+// The host feeds it datagrams (receive), timer expiries (on_timer), the
+// SAD's lifetime events (on_sa_event) and requests (initiate, acquire,
+// rekey_*, close_*); the engine answers through the Sink with
 // datagrams to send and events (IKE SA up/down, child SAs to install in the
 // SAD: inbound before the response that completes it leaves, outbound
 // after). Time and randomness are parameters; the engine opens no socket

@@ -43,7 +43,8 @@ enum class EventKind : uint8_t {
   child_sa_failed,        // the IKE SA is up but the child SA was refused (`detail`)
   proposal_mismatch,      // NO_PROPOSAL_CHOSEN, sent or received (`detail`)
   authentication_failed,  // AUTHENTICATION_FAILED, sent or received (`auth_failure`, `detail`)
-  ike_sa_rekeyed,         // `ike_sa` replaced `previous_ike_sa` (RFC 7296 2.18); its children moved
+  ike_sa_rekeyed,         // `ike_sa` replaced `previous_ike_sa` (RFC 7296 2.18), whose children
+                          // moved; no ike_sa_down follows for `previous_ike_sa`
   peer_address_changed,   // an authenticated message came from a new address/port (2.23): `ike`
   ike_sa_keys,            // EngineConfig::export_keys: the IKE SA's new keys (`ike_keys`)
 };
