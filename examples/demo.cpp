@@ -125,6 +125,8 @@ struct Gateway final : ike::Sink, ike::LogSink {
 
   // What the events reported (copied: their views live during the call only).
   bool ike_up = false, child_up = false, ike_down = false;
+  uint64_t ike_handle = 0;  // the current IKE SA (a rekey replaces it)
+  size_t ike_rekeys = 0, child_rekeys = 0;
   bool narrowed = false;  // the child SA's traffic selectors differ from the subnets
   uint64_t spi_i = 0, spi_r = 0;
   uint32_t spi_in = 0, spi_out = 0;
@@ -199,6 +201,7 @@ struct Gateway final : ike::Sink, ike::LogSink {
     switch (e.kind) {
       case ike::EventKind::ike_sa_up:
         ike_up = true;
+        ike_handle = e.ike_sa;
         spi_i = e.ike->spi_i;
         spi_r = e.ike->spi_r;
         ike_proposal = str(e.ike->proposal);
@@ -213,6 +216,7 @@ struct Gateway final : ike::Sink, ike::LogSink {
       }
       case ike::EventKind::child_sa_up:
         child_up = true;
+        if (e.child->rekeys != 0) ++child_rekeys;
         spi_in = e.child->inbound_spi;
         spi_out = e.child->outbound_spi;
         child_proposal = str(e.child->proposal);
@@ -231,6 +235,9 @@ struct Gateway final : ike::Sink, ike::LogSink {
       }
       case ike::EventKind::ike_sa_down: ike_down = true; break;
       case ike::EventKind::ike_sa_rekeyed:
+        ike_handle = e.ike_sa;
+        ++ike_rekeys;
+        break;
       case ike::EventKind::peer_address_changed:
       case ike::EventKind::ike_sa_keys: break;
       case ike::EventKind::child_sa_failed:
@@ -320,7 +327,6 @@ int main() {
   std::printf("1. handshake  IKE_SA_INIT, IKE_AUTH: %zu datagrams, %zu bytes  %.2f ms (virtual %.0f ms)\n",
               a.sent + b.sent, a.sent_bytes + b.sent_bytes, handshake_ms, ms(now - t_virtual));
   print_log(world.log, 0);
-  const size_t log_mark = world.log.size();
   check(up && a.ike_up && b.ike_up, "both gateways report the IKE SA and the child SA up");
   if (!up) return finish();
   check(a.sent == 2 && b.sent == 2 && a.engine->stats().retransmitted == 0,
@@ -400,21 +406,67 @@ int main() {
             replays == 1,
         "B's datapath counters");
 
-  // 3. INFORMATIONAL: A deletes the IKE SA and with it the child SA.
+  // 3. CREATE_CHILD_SA: A rekeys the child SA (the new SAs are installed
+  // before the old ones are deleted: no packet is lost), then B rekeys the
+  // IKE SA (new keys from SK_d; the child SA moves to it).
   t_virtual = now;
-  const size_t sent_before = a.sent + b.sent, bytes_before = a.sent_bytes + b.sent_bytes;
+  size_t sent_before = a.sent + b.sent, bytes_before = a.sent_bytes + b.sent_bytes;
+  size_t log_from = world.log.size();
+  const uint32_t old_spis[2] = {a.spi_in, b.spi_in};
   t0 = Clock::now();
-  need(a.engine->close(handle, now, a), "A.close");
+  need(a.engine->rekey_child(a.spi_in, now, a), "A.rekey_child");
+  bool rekeyed = pump(a, b, [&] { return a.deleted == 1 && b.deleted == 1; });
+  need(b.engine->rekey_ike(b.ike_handle, now, b), "B.rekey_ike");
+  rekeyed = rekeyed && pump(a, b, [&] {
+              return a.ike_rekeys == 1 && b.ike_rekeys == 1 && a.engine->ike_sa_count() == 1 &&
+                     b.engine->ike_sa_count() == 1;
+            });
+  const double rekey_ms = ms_since(t0);
+  std::printf(
+      "3. rekey      CREATE_CHILD_SA, child then IKE SA: %zu datagrams, %zu bytes  %.2f ms (virtual %.0f "
+      "ms)\n",
+      a.sent + b.sent - sent_before, a.sent_bytes + b.sent_bytes - bytes_before, rekey_ms,
+      ms(now - t_virtual));
+  print_log(world.log, log_from);
+  check(rekeyed && a.child_rekeys == 1 && b.child_rekeys == 1, "both gateways rekeyed the child SA");
+  check(a.spi_in != old_spis[0] && b.spi_in != old_spis[1] && a.spi_out == b.spi_in && a.spi_in == b.spi_out,
+        "new SPIs, agreed by both sides");
+  check(a.ike_rekeys == 1 && b.ike_rekeys == 1 && a.ike_handle != handle, "both gateways rekeyed the IKE SA");
+  for (Gateway* g : {&a, &b}) {
+    check(g->datapath->sad().inbound_count() == 1 && g->datapath->sad().outbound_count() == 1 &&
+              g->engine->child_sa_count() == 1,
+          g->name + ": the old child SA deleted, the new one in the SAD");
+  }
+  size_t after_rekey[2] = {0, 0};
+  for (size_t n = 0; n < 100; ++n) {
+    for (int dir = 0; dir < 2; ++dir) {
+      stamp(inner[dir], kPackets + 1 + n);
+      sa::DatapathResult r = (dir == 0 ? a : b).send_packet(inner[dir], storage, pb);
+      if (r.verdict == sa::Verdict::send) r = (dir == 0 ? b : a).receive_packet(pb);
+      if (r.verdict == sa::Verdict::deliver && equal_bytes(pb.data(), inner[dir])) ++after_rekey[dir];
+    }
+  }
+  std::printf("     100 packets each way through the new child SA: A->B %zu, B->A %zu intact\n\n",
+              after_rekey[0], after_rekey[1]);
+  check(after_rekey[0] == 100 && after_rekey[1] == 100, "traffic flows through the rekeyed child SA");
+
+  // 4. INFORMATIONAL: A deletes the IKE SA and with it the child SA.
+  t_virtual = now;
+  sent_before = a.sent + b.sent;
+  bytes_before = a.sent_bytes + b.sent_bytes;
+  log_from = world.log.size();
+  t0 = Clock::now();
+  need(a.engine->close(a.ike_handle, now, a), "A.close");
   const bool down = pump(a, b, [&] { return a.ike_down && b.ike_down; });
   const double close_ms = ms_since(t0);
-  std::printf("3. delete     INFORMATIONAL: %zu datagrams, %zu bytes  %.2f ms (virtual %.0f ms)\n",
+  std::printf("4. delete     INFORMATIONAL: %zu datagrams, %zu bytes  %.2f ms (virtual %.0f ms)\n",
               a.sent + b.sent - sent_before, a.sent_bytes + b.sent_bytes - bytes_before, close_ms,
               ms(now - t_virtual));
-  print_log(world.log, log_mark);
+  print_log(world.log, log_from);
   check(down, "both gateways report the IKE SA down");
   for (Gateway* g : {&a, &b}) {
     const sa::Sad& sad = g->datapath->sad();
-    check(g->deleted == 1 && sad.inbound_count() == 0 && sad.outbound_count() == 0 &&
+    check(g->deleted == 2 && sad.inbound_count() == 0 && sad.outbound_count() == 0 &&
               g->engine->ike_sa_count() == 0,
           g->name + ": child SA removed from the SAD, no IKE SA left");
   }
@@ -425,8 +477,8 @@ int main() {
               str(to_string(after)).c_str());
   check(after == sa::Verdict::acquire, "after the delete, A's datapath asks for a new SA");
 
-  std::printf("\nsummary  handshake %.2f ms, ESP %.2f ms, delete %.2f ms: %.2f ms in all\n", handshake_ms,
-              esp_ms, close_ms, handshake_ms + esp_ms + close_ms);
+  std::printf("\nsummary  handshake %.2f ms, ESP %.2f ms, rekeys %.2f ms, delete %.2f ms: %.2f ms in all\n",
+              handshake_ms, esp_ms, rekey_ms, close_ms, handshake_ms + esp_ms + rekey_ms + close_ms);
   std::printf("         IKE %zu datagrams, %zu bytes; ESP %zu packets, %zu bytes inside, %zu on the wire\n",
               a.sent + b.sent, a.sent_bytes + b.sent_bytes, 2 * kPackets, 2 * kPackets * kPacketSize,
               wire_bytes);
