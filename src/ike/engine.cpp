@@ -2778,6 +2778,8 @@ struct IkeEngine::Impl {
         }
       }
     }
+    if (old == nullptr && s.children.size() >= config.max_child_sas_per_ike_sa)
+      return answer_error(s, m, NotifyType::no_additional_sas, out);
     ChildAnswer ca =
         negotiate_child(s, a, old != nullptr ? std::optional<size_t>(old->config) : std::nullopt, true, out);
     uint32_t spi = 0;

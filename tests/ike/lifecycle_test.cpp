@@ -582,3 +582,25 @@ TEST_CASE("lifecycle: CREATE_CHILD_SA and INFORMATIONAL messages are fragmented 
 
 }  // namespace
 }  // namespace ipsec
+
+namespace ipsec {
+namespace {
+
+TEST_CASE(
+    "lifecycle: children per IKE SA are limited: NO_ADDITIONAL_SAS beyond the limit, rekeys still work") {
+  PeerSetup b = setup_b();
+  b.configure = [](ike::EngineConfig& c) { c.max_child_sas_per_ike_sa = 3; };
+  Pair p = make(setup_a(), b, 210);
+  establish(p);
+  const uint64_t h = ike_handle(p.sa());
+  for (int i = 0; i < 4; ++i) REQUIRE(p.a->engine->create_child(h, 0, p.net->now, p.sa()).ok());
+  p.net->run_for(10s);
+  check_settled(p, 3);
+  CHECK(p.sa().count(EventKind::child_sa_failed) == 2);
+  REQUIRE(p.a->engine->rekey_child(current_inbound(p.sa()), p.net->now, p.sa()).ok());
+  p.net->run_for(10s);
+  check_settled(p, 3);
+}
+
+}  // namespace
+}  // namespace ipsec

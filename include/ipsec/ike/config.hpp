@@ -218,6 +218,9 @@ struct EngineConfig {
   // 2.3, announced with SET_WINDOW_SIZE when above 1); our own requests
   // follow the window the peer announced.
   uint32_t window_size = 1;
+  // max_child_sas_per_ike_sa: further CREATE_CHILD_SA requests of the
+  // peer get NO_ADDITIONAL_SAS (rekeys are exempt: they replace one).
+  size_t max_child_sas_per_ike_sa = 128;
   // max_ike_sas_per_address: IKE SAs (of any state) with one remote
   // address; further IKE_SA_INIT requests from it are dropped. 0: no limit.
   size_t max_ike_sas_per_address = 0;
