@@ -192,8 +192,12 @@ struct Session {
   Timestamp last_heard{};  // the last authenticated message from the peer
   std::optional<Timestamp> rekey_at, reauth_at;
   std::optional<Timestamp> rekeyed_deadline;  // Phase::rekeyed: delete it ourselves by then
-  uint64_t reauth_of = 0;                     // the IKE SA this one reauthenticates
+  // peer_deleted: the peer deleted it while our rekey of it was out; it
+  // lives on only to hear that rekey's answer (and delete what it made).
+  bool peer_deleted = false;
+  uint64_t reauth_of = 0;       // the IKE SA this one reauthenticates
   bool replaced = false;        // a rekey moved everything to a successor: no ike_sa_down for it
+  bool unannounced = false;     // made by a rekey, not (yet) reported with ike_sa_rekeyed
   bool reauth_started = false;  // a reauthentication replaces this one
   // Responder of an IKE rekey that collided with ours: the IKE SA our
   // answer made, until our own exchange decides which survives.
@@ -793,8 +797,8 @@ struct IkeEngine::Impl {
   void down(Session& s, Sink& out, std::string_view why, Errc error = Errc::ok, bool peer_dead = false) {
     log(LogLevel::info, &s, "IKE SA down: " + std::string(why));
     while (!s.children.empty()) child_down(s, s.children.back().inbound_spi, out, "IKE SA down");
-    if (s.replaced) {
-      destroy(s.handle);  // the host heard of its end with ike_sa_rekeyed
+    if (s.replaced || s.unannounced) {
+      destroy(s.handle);  // the host heard of its end with ike_sa_rekeyed, or never of it
       return;
     }
     Event e;
@@ -2520,6 +2524,7 @@ struct IkeEngine::Impl {
   }
 
   void on_ike_rekey_response(Session& s, Request r, const AuthPayloads& a, Timestamp now, Sink& out) {
+    if (s.peer_deleted && a.error) return down(s, out, "rekeyed");
     if (a.error) {
       if (*a.error == NotifyType::temporary_failure) {
         if (r.collided) {
@@ -2562,6 +2567,14 @@ struct IkeEngine::Impl {
     }
     Session& fresh = inherit(std::move(n), s, now);
     export_keys(fresh, out);
+    if (s.peer_deleted) {
+      // The peer's rekey won and it deleted this IKE SA before our answer
+      // came: what our exchange made is redundant and ours to delete (2.8.2).
+      ++stats.collisions;
+      log(LogLevel::info, &s, "IKE rekey collision: our new IKE SA is redundant");
+      (void)start_delete_ike(fresh, now, out);
+      return down(s, out, "rekeyed");
+    }
     if (r.collided) {
       ++stats.collisions;
       const ByteView ours[] = {fresh.ni, fresh.nr};
@@ -2604,6 +2617,7 @@ struct IkeEngine::Impl {
     n->peer_entry = old.peer_entry;
     n->peer_window = old.peer_window;
     n->last_heard = now;
+    n->unannounced = true;
     Session& s = add_session(std::move(n));
     schedule_ike(s, now);
     rearm(s);
@@ -2621,6 +2635,7 @@ struct IkeEngine::Impl {
     old.tasks.clear();
     fresh.reauth_of = old.reauth_of;
     old.reauth_of = 0;
+    fresh.unannounced = false;
     old.phase = Phase::rekeyed;
     old.replaced = true;
     old.rekeyed_deadline = now + redundant_wait();
@@ -2707,7 +2722,24 @@ struct IkeEngine::Impl {
            AuthFailure::peer_refused);
       return down(s, out, why, Errc::integrity_check_failed);
     }
-    if (delete_ike) return down(s, out, s.phase == Phase::rekeyed ? "rekeyed" : "deleted by the peer");
+    if (delete_ike) {
+      // 2.8.2: the peer finished its rekey of this IKE SA (our answer made
+      // its successor) and deletes it while our own rekey is still out:
+      // the peer's successor takes the children; ours is abandoned.
+      for (const Request& r : s.requests) {
+        if (r.task.kind != TaskKind::rekey_ike || !r.collided) continue;
+        auto it = sessions.find(r.peer_ike);
+        if (it == sessions.end() || it->second->phase != Phase::established) break;
+        log(LogLevel::info, &s, "the peer completed its IKE SA rekey first");
+        adopt(*it->second, s, now, out);
+        // Our rekey's answer may still come (on this IKE SA's keys): wait
+        // for it, to delete the redundant IKE SA it made at the peer.
+        s.peer_deleted = true;
+        rearm(s);
+        return;
+      }
+      return down(s, out, s.phase == Phase::rekeyed ? "rekeyed" : "deleted by the peer");
+    }
     for (uint32_t spi : gone) child_down(s, spi, out, "child SA deleted by the peer");
     pump(s, now, out);
   }
@@ -3175,6 +3207,7 @@ struct IkeEngine::Impl {
       send_all(out, s.path, r.bytes);
     }
     if (s.phase == Phase::rekeyed && s.rekeyed_deadline && *s.rekeyed_deadline <= now) {
+      if (s.peer_deleted) return down(s, out, "rekeyed");  // no answer came: nothing left to do
       // The peer did not delete the IKE SA it replaced: we do.
       s.rekeyed_deadline.reset();
       if (!start_delete_ike_keep_children(s, now, out)) return;
