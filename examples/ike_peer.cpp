@@ -11,6 +11,16 @@
 // with the engine's keys, and ICMP echo requests that arrive through them
 // are answered through them (class EspEcho), so that a ping from the peer's
 // side proves both directions' KEYMAT (RFC 7296 2.17), SPIs and framing.
+// Several child SAs may be up at once (the old and the new one during a
+// rekey); replies go out through the newest SA that replaced the one the
+// request came through, and a child SA is forgotten on child_sa_delete.
+//
+// The life of the tunnel (RFC 7296 1.3, 1.4, 2.4, 2.8): --child-rekey and
+// --child-life set the child SA's soft (rekey) and hard lifetimes,
+// --ike-rekey the IKE SA's rekey time, --dpd the liveness checks with
+// --retransmit-* to give up on a dead peer quickly; --close-child-after and
+// --close-after delete the child SA or the IKE SA from our side. SIGUSR1
+// prints a status line (IKE SAs, child SAs, --esp-echo's SAs).
 //
 //   ike_peer --local 10.0.0.1 --remote 10.0.0.2 --initiate --psk secret
 //            --id fqdn:a.example.test --remote-id fqdn:b.example.test
@@ -70,8 +80,28 @@ constexpr const char* kUsage =
     "  --esp-echo           answer IPv4 ICMP echo requests to our traffic selector that arrive\n"
     "                       through the child SA (tunnel mode, ESP in UDP on port 4500)\n"
     "  --timeout SECONDS    exit 1 if the child SA is not up by then\n"
+    "  --child-rekey SECONDS   rekey the child SA after this long (soft lifetime)\n"
+    "  --child-life SECONDS    delete the child SA after this long unless rekeyed (hard lifetime)\n"
+    "  --ike-rekey SECONDS     rekey the IKE SA after this long (CREATE_CHILD_SA, RFC 7296 2.18)\n"
+    "  --rekey-jitter FRACTION rekey up to this fraction earlier, at random (default 0.1)\n"
+    "  --dpd SECONDS        check the peer's liveness after this long without a message from it\n"
+    "  --dpd-action ACTION  clear (default), hold or restart when the peer is dead\n"
+    "  --retransmit-timeout SECONDS  first retransmission after this long (default 4)\n"
+    "  --retransmit-base FACTOR      each next one this much later (default 1.8)\n"
+    "  --retransmit-tries N          give up after N retransmissions (default 5)\n"
+    "  --collide WHAT       when the peer's CREATE_CHILD_SA request arrives, first start our own\n"
+    "                       rekey of the newest child SA (child) or of the IKE SA (ike): a rekey\n"
+    "                       collision; child-late, ike-late: our request leaves only after our\n"
+    "                       answer to the peer's (so the peer may complete its rekey first)\n"
+    "  --close-child-after SECONDS   delete the newest child SA this long after the first came up\n"
+    "  --close-after SECONDS         delete the IKE SA this long after the first child SA came up,\n"
+    "                                then exit 0 once it is gone\n"
     "  --verbose            engine log level debug, and every datagram\n"
-    "On SIGINT/SIGTERM the IKE SAs are deleted (up to 2 s) before exiting.\n";
+    "On SIGINT/SIGTERM the IKE SAs are deleted (up to 2 s) before exiting; SIGUSR1 prints a\n"
+    "status line (IKE SAs, child SAs and, with --esp-echo, the SA pairs it holds).\n";
+
+// --collide: what to rekey when the peer's CREATE_CHILD_SA request arrives.
+enum class Collide : uint8_t { off, child, ike };
 
 struct Options {
   std::string name = "ike-peer";
@@ -82,10 +112,20 @@ struct Options {
   bool transport = false, initiate = false, exit_when_up = false, esp_echo = false, verbose = false;
   double timeout = 0;  // seconds; 0: none
   std::string timeout_text;
+  // The life of the tunnel; seconds, 0: off.
+  double child_rekey = 0, child_life = 0, ike_rekey = 0, dpd = 0, close_child_after = 0, close_after = 0;
+  double rekey_jitter = 0.1;
+  Collide collide = Collide::off;
+  bool collide_late = false;  // --collide child-late / ike-late
+  ike::DpdAction dpd_action = ike::DpdAction::clear;
+  ike::RetransmitPolicy retransmit;
 };
 
-volatile sig_atomic_t g_stop = 0;
+Duration seconds(double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
+
+volatile sig_atomic_t g_stop = 0, g_status = 0;
 void on_signal(int) { g_stop = 1; }
+void on_status_signal(int) { g_status = 1; }
 
 int64_t clock_ns(clockid_t id) {
   timespec ts{};
@@ -128,6 +168,13 @@ std::string hex(uint32_t v) {
   char b[16];
   std::snprintf(b, sizeof b, "0x%08x", v);
   return b;
+}
+// hex_list: " a b c" (hex), or " none".
+template <typename T>
+std::string hex_list(const std::vector<T>& values) {
+  std::string s;
+  for (const T& v : values) s += " " + hex(v);
+  return s.empty() ? " none" : s;
 }
 std::string endpoint_text(const ike::Endpoint& e) {
   return str(e.address.to_text().view()) + "[" + std::to_string(e.port) + "]";
@@ -254,7 +301,10 @@ std::optional<Echo> make_echo_reply(MutableByteView packet) {
 // KEYMAT), and an ICMP echo responder behind them. An ESP datagram from
 // port 4500 is opened with its inbound SA; an echo request to our traffic
 // selector from the peer's is answered in place and sealed with the
-// outbound SA of the same child; the UDP payload (from SealInfo::esp_offset:
+// outbound SA of the newest child SA that replaced the one it came through
+// (ChildSa::rekeys links a rekeyed SA to its predecessor; the peer may
+// still send through the old one until it is deleted), or of the same
+// child SA if none did; the UDP payload (from SealInfo::esp_offset:
 // seal also writes the outer IP and UDP headers, which the socket makes
 // itself) goes to the peer's tunnel endpoint. One line per datagram.
 class EspEcho {
@@ -264,6 +314,7 @@ class EspEcho {
   // install: one direction of a child_sa_install event.
   void install(const ike::ChildSa& c, sa::Direction d) {
     Child& child = find_or_add(c.inbound_spi);
+    child.rekeys = c.rekeys;
     if (d == sa::Direction::inbound) {
       auto in = esp::InboundSa::create(c.inbound_config(), provider_);
       if (!in) return say("esp-echo: ", "cannot create the inbound SA: " + why(in.status()));
@@ -274,6 +325,7 @@ class EspEcho {
       auto out = esp::OutboundSa::create(c.outbound_config(), provider_);
       if (!out) return say("esp-echo: ", "cannot create the outbound SA: " + why(out.status()));
       child.out = std::move(*out);
+      child.installed = ++installs_;
     }
   }
   // remove: a child_sa_delete event.
@@ -315,12 +367,13 @@ class EspEcho {
     line += ", ICMP echo " + str(echo->source.to_text().view()) + " -> " +
             str(echo->destination.to_text().view()) + " id=" + std::to_string(echo->id) +
             " seq=" + std::to_string(echo->sequence);
-    if (!child->out || !child->out->config().udp) {
-      return say("", line + "; no reply: " + (child->out ? "no UDP encapsulation" : "no outbound SA"));
+    const Child& newest = newest_successor(*child);
+    if (!newest.out || !newest.out->config().udp) {
+      return say("", line + "; no reply: " + (newest.out ? "no UDP encapsulation" : "no outbound SA"));
     }
-    auto sealed = esp::seal(*child->out, pb);
+    auto sealed = esp::seal(*newest.out, pb);
     if (!sealed) return say("", line + "; no reply: seal: " + why(sealed.status()));
-    const esp::SaConfig& out = child->out->config();
+    const esp::SaConfig& out = newest.out->config();
     const ike::Endpoint to{out.tunnel->remote, out.udp->remote_port};
     if (!send_to(fd_, to, ByteView(pb.data()).subspan(sealed->esp_offset)))
       return say("", line + "; reply not sent: " + endpoint_text(to) + ": " + std::strerror(errno));
@@ -333,10 +386,19 @@ class EspEcho {
            " replies, " + std::to_string(stats_.decrypt_failures) + " decrypt failures, " +
            std::to_string(stats_.dropped) + " dropped";
   }
+  // pairs: the child SAs held, e.g. "1 SA pair(s): 0x0000c1a2_i 0xc8d1e2f3_o".
+  std::string pairs() const {
+    std::string s = std::to_string(children_.size()) + " SA pair(s):";
+    for (const Child& c : children_)
+      s += " " + hex(c.inbound_spi) + "_i " + (c.out ? hex(c.out->config().spi) : std::string("none")) + "_o";
+    return s;
+  }
 
  private:
   struct Child {
     uint32_t inbound_spi = 0;
+    uint32_t rekeys = 0;     // ChildSa::rekeys: the inbound SPI of the SA this one replaces
+    uint64_t installed = 0;  // when its outbound SA was installed (an install counter), 0: not yet
     std::unique_ptr<esp::InboundSa> in;
     std::unique_ptr<esp::OutboundSa> out;
     std::vector<sa::AddressRange> local, remote;  // the traffic selectors
@@ -345,13 +407,30 @@ class EspEcho {
     for (Child& c : children_) {
       if (c.inbound_spi == inbound_spi) return c;
     }
-    children_.push_back(Child{inbound_spi, nullptr, nullptr, {}, {}});
+    children_.push_back(Child{inbound_spi, 0, 0, nullptr, nullptr, {}, {}});
     return children_.back();
+  }
+  // newest_successor: follow the rekeys links from `c` to the newest child
+  // SA with an outbound SA that replaced it (after a rekey collision two SAs
+  // replace one: the later installed wins); `c` itself when there is none.
+  const Child& newest_successor(const Child& c) const {
+    const Child* at = &c;
+    for (size_t hops = 0; hops < children_.size(); ++hops) {
+      const Child* next = nullptr;
+      for (const Child& x : children_) {
+        if (x.rekeys == at->inbound_spi && x.out && (next == nullptr || x.installed > next->installed))
+          next = &x;
+      }
+      if (next == nullptr) break;
+      at = next;
+    }
+    return *at;
   }
 
   crypto::Provider& provider_;
   int fd_;
   std::vector<Child> children_;
+  uint64_t installs_ = 0;
   struct {
     uint64_t decrypted = 0, replies = 0, decrypt_failures = 0, dropped = 0;
   } stats_;
@@ -364,12 +443,27 @@ class Host final : public ike::Sink, public ike::LogSink {
  public:
   int fd500 = -1, fd4500 = -1;
   bool verbose = false;
-  std::vector<uint64_t> up;    // established IKE SAs (close them on exit)
-  std::vector<uint64_t> down;  // IKE SAs gone since the loop last looked
+  std::vector<uint64_t> up;           // established IKE SAs (close them on exit)
+  std::vector<uint64_t> down;         // IKE SAs gone since the loop last looked
+  std::vector<uint32_t> children;     // inbound SPIs of the child SAs up, oldest first
+  std::optional<uint64_t> initiated;  // our IKE SA (--initiate), followed through rekeys
   bool child_up = false, child_failed = false;
   EspEcho* echo = nullptr;  // --esp-echo
+  // --collide *-late: datagrams held back while `hold`, sent by release().
+  bool hold = false;
+  std::vector<std::pair<ike::Path, std::vector<uint8_t>>> held;
+  void release() {
+    hold = false;
+    for (const auto& [path, bytes] : held) send({path, bytes});
+    if (!held.empty()) say("", "--collide: our held-back request sent now");
+    held.clear();
+  }
 
   void send(const ike::OutDatagram& d) override {
+    if (hold) {  // --collide *-late
+      held.push_back({d.path, std::vector<uint8_t>(d.bytes.begin(), d.bytes.end())});
+      return;
+    }
     if (!send_to(d.path.local.port == kNattPort ? fd4500 : fd500, d.path.remote, d.bytes)) {
       say("send failed: ", endpoint_text(d.path.remote) + ": " + std::strerror(errno));
     } else if (verbose) {
@@ -409,18 +503,21 @@ class Host final : public ike::Sink, public ike::LogSink {
         say("", head + " SPIs " + hex(c.inbound_spi) + "_i " + hex(c.outbound_spi) + "_o reqid " +
                     std::to_string(c.reqid) + (c.mode == esp::Mode::tunnel ? " tunnel" : " transport") +
                     (c.udp ? "-in-UDP" : "") + " proposal " + str(c.proposal) + " " + ts_text(c.local_ts) +
-                    " === " + ts_text(c.remote_ts));
+                    " === " + ts_text(c.remote_ts) + (c.rekeys != 0 ? " rekeys " + hex(c.rekeys) : ""));
+        children.push_back(c.inbound_spi);
         child_up = true;
         break;
       }
       case ike::EventKind::ike_sa_down:
-        say("", head + " " + str(to_string(e.error)) + ": " + str(e.detail));
+        say("", head + " " + str(to_string(e.error)) + ": " + str(e.detail) +
+                    (e.peer_dead ? " (peer_dead)" : ""));
         std::erase(up, e.ike_sa);
         down.push_back(e.ike_sa);
         break;
       case ike::EventKind::child_sa_delete:
         say("", head + " SPIs " + hex(e.child ? e.child->inbound_spi : 0) + "_i " +
                     hex(e.child ? e.child->outbound_spi : 0) + "_o " + str(e.detail));
+        if (e.child != nullptr) std::erase(children, e.child->inbound_spi);
         if (echo != nullptr && e.child != nullptr) echo->remove(*e.child);
         break;
       case ike::EventKind::child_sa_failed:
@@ -434,6 +531,7 @@ class Host final : public ike::Sink, public ike::LogSink {
       case ike::EventKind::ike_sa_rekeyed:
         say("", head + " replaces " + hex(e.previous_ike_sa));
         std::replace(up.begin(), up.end(), e.previous_ike_sa, e.ike_sa);
+        if (initiated == e.previous_ike_sa) initiated = e.ike_sa;
         break;
       case ike::EventKind::ike_sa_keys: break;
       case ike::EventKind::peer_address_changed:
@@ -477,12 +575,69 @@ Options parse_options(int argc, char** argv) {
         list("--remote-ts", o.remote_ts) || on("--transport", o.transport) || on("--initiate", o.initiate) ||
         on("--exit-when-up", o.exit_when_up) || on("--esp-echo", o.esp_echo) || on("--verbose", o.verbose)) {
       continue;
-    } else if (flag == "--timeout") {
-      o.timeout_text = arg();
+    }
+    // number: a flag's value as a number of at least `min` (> min when strict).
+    std::string v;  // number's text
+    auto number = [&](double min, bool strict) {
+      v = arg();
       char* end = nullptr;
-      o.timeout = std::strtod(o.timeout_text.c_str(), &end);
-      if (end == o.timeout_text.c_str() || *end != '\0' || o.timeout <= 0)
-        die("--timeout wants a positive number of seconds");
+      const double x = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || !(strict ? x > min : x >= min)) {
+        char bound[32];
+        std::snprintf(bound, sizeof bound, "%g", min);
+        die(flag + " wants a number " + (strict ? "above " : "of at least ") + bound + ", not '" + v + "'");
+      }
+      return x;
+    };
+    if (flag == "--timeout") {
+      o.timeout = number(0, true);
+      o.timeout_text = v;
+    } else if (flag == "--child-rekey") {
+      o.child_rekey = number(0, true);
+    } else if (flag == "--child-life") {
+      o.child_life = number(0, true);
+    } else if (flag == "--ike-rekey") {
+      o.ike_rekey = number(0, true);
+    } else if (flag == "--rekey-jitter") {
+      o.rekey_jitter = number(0, false);
+      if (o.rekey_jitter >= 1) die("--rekey-jitter wants a fraction below 1");
+    } else if (flag == "--dpd") {
+      o.dpd = number(0, true);
+    } else if (flag == "--dpd-action") {
+      v = arg();
+      if (v == "clear") {
+        o.dpd_action = ike::DpdAction::clear;
+      } else if (v == "hold") {
+        o.dpd_action = ike::DpdAction::hold;
+      } else if (v == "restart") {
+        o.dpd_action = ike::DpdAction::restart;
+      } else {
+        die("--dpd-action wants clear, hold or restart");
+      }
+    } else if (flag == "--retransmit-timeout") {
+      o.retransmit.initial = seconds(number(0, true));
+    } else if (flag == "--retransmit-base") {
+      o.retransmit.base = number(1, false);
+    } else if (flag == "--retransmit-tries") {
+      const double n = number(0, false);
+      if (n > 1000 || n != static_cast<double>(static_cast<uint32_t>(n)))
+        die("--retransmit-tries wants a whole number up to 1000");
+      o.retransmit.tries = static_cast<uint32_t>(n);
+    } else if (flag == "--collide") {
+      v = arg();
+      o.collide_late = v.ends_with("-late");
+      if (o.collide_late) v.resize(v.size() - 5);
+      if (v == "child") {
+        o.collide = Collide::child;
+      } else if (v == "ike") {
+        o.collide = Collide::ike;
+      } else {
+        die("--collide wants child, ike, child-late or ike-late");
+      }
+    } else if (flag == "--close-child-after") {
+      o.close_child_after = number(0, true);
+    } else if (flag == "--close-after") {
+      o.close_after = number(0, true);
     } else {
       die("unknown option " + flag + " (see --help)");
     }
@@ -493,6 +648,9 @@ Options parse_options(int argc, char** argv) {
   if (!o.cert.empty() && (o.key.empty() || o.cas.empty())) die("--cert needs --key and at least one --ca");
   if (o.initiate && o.remote.empty()) die("--initiate needs --remote");
   if (o.esp_echo && o.transport) die("--esp-echo needs tunnel mode");
+  if (o.child_life > 0 && o.child_rekey >= o.child_life) die("--child-rekey must be below --child-life");
+  if (o.exit_when_up && (o.close_after > 0 || o.close_child_after > 0))
+    die("--exit-when-up and --close-after/--close-child-after exclude each other");
   return o;
 }
 
@@ -549,6 +707,13 @@ int main(int argc, char** argv) {
   c.children[0].local_ts = parse_ts(opt.local_ts, local, local.family());
   c.children[0].remote_ts = parse_ts(opt.remote_ts, remote, local.family());
   c.children[0].mode = opt.transport ? esp::Mode::transport : esp::Mode::tunnel;
+  c.children[0].lifetime.soft = seconds(opt.child_rekey);
+  c.children[0].lifetime.hard = seconds(opt.child_life);
+  c.children[0].rekey_jitter = opt.rekey_jitter;
+  c.ike_lifetime.rekey = seconds(opt.ike_rekey);
+  c.ike_lifetime.jitter = opt.rekey_jitter;
+  c.dpd_delay = seconds(opt.dpd);
+  c.dpd_action = opt.dpd_action;
 
   std::vector<sa::Selector> children;
   for (const ike::TsRange& l : c.children[0].local_ts) {
@@ -588,6 +753,7 @@ int main(int argc, char** argv) {
   ike::EngineConfig config;
   config.connections.push_back(std::move(c));
   config.pad = &pad;
+  config.retransmit = opt.retransmit;
   config.credentials.private_key = key ? &*key : nullptr;
   config.credentials.local_chain = chain;
   config.credentials.trust_anchors = anchors;
@@ -611,20 +777,57 @@ int main(int argc, char** argv) {
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGUSR1);
   sigprocmask(SIG_BLOCK, &block, &unblocked);
   struct sigaction sa_stop {};
   sa_stop.sa_handler = on_signal;
   sigaction(SIGINT, &sa_stop, nullptr);
   sigaction(SIGTERM, &sa_stop, nullptr);
+  struct sigaction sa_status {};
+  sa_status.sa_handler = on_status_signal;
+  sigaction(SIGUSR1, &sa_status, nullptr);
+  // status: the engine's SAs and --esp-echo's, for scripts (SIGUSR1, and before closing).
+  auto status_line = [&] {
+    std::string line = "status: " + std::to_string(engine->ike_sa_count()) + " IKE SA(s), " +
+                       std::to_string(engine->established_count()) + " established, " +
+                       std::to_string(engine->child_sa_count()) + " child SA(s)";
+    line += "; IKE SAs up:" + hex_list(host.up) + "; child SAs up:" + hex_list(host.children);
+    if (echo) line += "; esp-echo: " + echo->pairs();
+    say("", line);
+  };
 
   const Timestamp started = now();
-  std::optional<uint64_t> initiated;
   if (opt.initiate) {
-    initiated = take(engine->initiate(opt.name, started, host), "initiate");
+    host.initiated = take(engine->initiate(opt.name, started, host), "initiate");
   }
-  std::optional<Timestamp> deadline, exit_at, close_until;
-  if (opt.timeout > 0)
-    deadline = started + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(opt.timeout));
+  std::optional<Timestamp> deadline, exit_at, close_until, close_child_at, close_at;
+  if (opt.timeout > 0) deadline = started + seconds(opt.timeout);
+  // --collide: on a new CREATE_CHILD_SA request of the peer (its IKE
+  // header is in the clear: exchange type 36, the Response flag clear),
+  // start our own rekey of the newest child SA or of the IKE SA before the
+  // engine reads that request, so that both requests cross (RFC 7296
+  // 2.8.1, 2.8.2). Once per Message ID: not for retransmissions.
+  std::optional<std::pair<uint64_t, uint32_t>> collided;  // the peer's SPIi and Message ID
+  auto collide = [&](ByteView ike) {
+    constexpr uint8_t kCreateChildSa = 36, kResponse = 0x20;
+    if (ike.size() < wire::kIkeHeaderSize || ike[18] != kCreateChildSa || (ike[19] & kResponse) != 0) return;
+    const std::pair<uint64_t, uint32_t> id{load_be64(ike.first<8>()), load_be32(ike.subspan<20, 4>())};
+    if (collided == id || host.up.empty()) return;
+    collided = id;
+    const Timestamp t = now();
+    host.hold = opt.collide_late;
+    if (opt.collide == Collide::child && !host.children.empty()) {
+      say("", "--collide: the peer's CREATE_CHILD_SA request arrives: rekeying the child SA " +
+                  hex(host.children.back()) + " first");
+      if (const Status s = engine->rekey_child(host.children.back(), t, host); !s.ok())
+        say("rekey_child failed: ", why(s));
+    } else if (opt.collide == Collide::ike) {
+      say("", "--collide: the peer's CREATE_CHILD_SA request arrives: rekeying the IKE SA " +
+                  hex(host.up.back()) + " first");
+      if (const Status s = engine->rekey_ike(host.up.back(), t, host); !s.ok())
+        say("rekey_ike failed: ", why(s));
+    }
+  };
   bool was_up = false;
   int status = -1;  // set: leave the loop (after closing on a signal)
   // Datagrams land behind ESP's headroom: --esp-echo turns one in place into its reply.
@@ -637,9 +840,29 @@ int main(int argc, char** argv) {
     if (host.child_up && !was_up) {
       was_up = true;
       if (opt.exit_when_up) exit_at = t + kGrace;
+      if (opt.close_child_after > 0) close_child_at = t + seconds(opt.close_child_after);
+      if (opt.close_after > 0) close_at = t + seconds(opt.close_after);
     }
-    if (g_stop != 0 && !close_until) {
-      say("", "signal: closing " + std::to_string(host.up.size()) + " IKE SA(s)");
+    if (g_status != 0) {
+      g_status = 0;
+      status_line();
+    }
+    if (close_child_at && t >= *close_child_at) {
+      close_child_at.reset();
+      if (host.children.empty()) {
+        say("", "--close-child-after: no child SA to close");
+      } else {
+        say("", "--close-child-after: closing the child SA " + hex(host.children.back()));
+        if (const Status s = engine->close_child(host.children.back(), t, host); !s.ok())
+          say("close_child failed: ", why(s));
+      }
+    }
+    const bool close_now = close_at && t >= *close_at;
+    if ((g_stop != 0 || close_now) && !close_until) {
+      status_line();
+      say("", (g_stop != 0 ? "signal: closing " : "--close-after: closing ") +
+                  std::to_string(host.up.size()) + " IKE SA(s)");
+      close_at.reset();
       close_until = t + kCloseWait;
       for (uint64_t h : std::vector<uint64_t>(host.up)) {
         if (const Status s = engine->close(h, t, host); !s.ok()) say("close failed: ", why(s));
@@ -654,10 +877,12 @@ int main(int argc, char** argv) {
     } else if (!close_until && deadline && !was_up && t >= *deadline) {
       say("", "timeout: the child SA is not up after " + opt.timeout_text + " s");
       status = 1;
-    } else if (!close_until && initiated) {
+    } else if (!close_until && host.initiated) {
       // Our initiated IKE SA failed or went away: nothing is left to wait for.
-      const bool gone = std::find(host.down.begin(), host.down.end(), *initiated) != host.down.end();
-      if (gone || (opt.exit_when_up && host.child_failed && !was_up)) {
+      const bool gone = std::find(host.down.begin(), host.down.end(), *host.initiated) != host.down.end();
+      // (--dpd-action hold/restart: the engine carries on with the connection.)
+      if ((gone && opt.dpd_action == ike::DpdAction::clear) ||
+          (opt.exit_when_up && host.child_failed && !was_up)) {
         say("", gone ? "the IKE SA is gone: exiting" : "the child SA failed: exiting");
         status = was_up && !opt.exit_when_up ? 0 : 1;
       }
@@ -666,7 +891,7 @@ int main(int argc, char** argv) {
 
     // Sleep until a datagram, a signal, the engine's timer or one of ours.
     std::optional<Timestamp> wake = engine->next_timeout();
-    for (const auto& d : {deadline, exit_at, close_until}) {
+    for (const auto& d : {deadline, exit_at, close_until, close_child_at, close_at}) {
       if (d && (!wake || *d < *wake)) wake = d;
     }
     timespec ts{};
@@ -710,7 +935,11 @@ int main(int argc, char** argv) {
         if (opt.verbose)
           say("", "received " + std::to_string(n) + " bytes " + endpoint_text(*peer) + " -> " +
                       endpoint_text(path.local));
+        if (opt.collide != Collide::off) collide(data.subspan(port == kNattPort ? 4 : 0));
+        const bool release = host.hold;
+        host.hold = false;  // our answer to the peer's request goes out at once
         engine->receive(now(), path, data, host);
+        if (release) host.release();
       }
     }
     t = now();

@@ -192,10 +192,7 @@ struct Session {
   Timestamp last_heard{};  // the last authenticated message from the peer
   std::optional<Timestamp> rekey_at, reauth_at;
   std::optional<Timestamp> rekeyed_deadline;  // Phase::rekeyed: delete it ourselves by then
-  // peer_deleted: the peer deleted it while our rekey of it was out; it
-  // lives on only to hear that rekey's answer (and delete what it made).
-  bool peer_deleted = false;
-  uint64_t reauth_of = 0;       // the IKE SA this one reauthenticates
+  uint64_t reauth_of = 0;                     // the IKE SA this one reauthenticates
   bool replaced = false;        // a rekey moved everything to a successor: no ike_sa_down for it
   bool unannounced = false;     // made by a rekey, not (yet) reported with ike_sa_rekeyed
   bool reauth_started = false;  // a reauthentication replaces this one
@@ -2524,7 +2521,6 @@ struct IkeEngine::Impl {
   }
 
   void on_ike_rekey_response(Session& s, Request r, const AuthPayloads& a, Timestamp now, Sink& out) {
-    if (s.peer_deleted && a.error) return down(s, out, "rekeyed");
     if (a.error) {
       if (*a.error == NotifyType::temporary_failure) {
         if (r.collided) {
@@ -2567,14 +2563,6 @@ struct IkeEngine::Impl {
     }
     Session& fresh = inherit(std::move(n), s, now);
     export_keys(fresh, out);
-    if (s.peer_deleted) {
-      // The peer's rekey won and it deleted this IKE SA before our answer
-      // came: what our exchange made is redundant and ours to delete (2.8.2).
-      ++stats.collisions;
-      log(LogLevel::info, &s, "IKE rekey collision: our new IKE SA is redundant");
-      (void)start_delete_ike(fresh, now, out);
-      return down(s, out, "rekeyed");
-    }
     if (r.collided) {
       ++stats.collisions;
       const ByteView ours[] = {fresh.ni, fresh.nr};
@@ -2730,13 +2718,11 @@ struct IkeEngine::Impl {
         if (r.task.kind != TaskKind::rekey_ike || !r.collided) continue;
         auto it = sessions.find(r.peer_ike);
         if (it == sessions.end() || it->second->phase != Phase::established) break;
-        log(LogLevel::info, &s, "the peer completed its IKE SA rekey first");
+        // 2.25.2: we forget our own rekey; the peer disposes of anything
+        // our request made on its side.
+        log(LogLevel::info, &s, "the peer completed its IKE SA rekey first: ours is abandoned");
         adopt(*it->second, s, now, out);
-        // Our rekey's answer may still come (on this IKE SA's keys): wait
-        // for it, to delete the redundant IKE SA it made at the peer.
-        s.peer_deleted = true;
-        rearm(s);
-        return;
+        break;
       }
       return down(s, out, s.phase == Phase::rekeyed ? "rekeyed" : "deleted by the peer");
     }
@@ -3207,10 +3193,17 @@ struct IkeEngine::Impl {
       send_all(out, s.path, r.bytes);
     }
     if (s.phase == Phase::rekeyed && s.rekeyed_deadline && *s.rekeyed_deadline <= now) {
-      if (s.peer_deleted) return down(s, out, "rekeyed");  // no answer came: nothing left to do
-      // The peer did not delete the IKE SA it replaced: we do.
-      s.rekeyed_deadline.reset();
-      if (!start_delete_ike_keep_children(s, now, out)) return;
+      // The peer did not delete the IKE SA a rekey replaced (or made
+      // redundant): we do, once, without waiting for an answer: nothing
+      // depends on it any more, and the peer may have forgotten it
+      // already (2.25.2).
+      auto msg = build_protected(s, wire::ExchangeType::informational, false, s.next_mid,
+                                 [&](wire::PayloadChainWriter& w) {
+                                   w.add_delete(wire::DeletePayload{wire::ProtocolId::ike, 0, 0, {}});
+                                 });
+      flush_log(s);
+      if (msg) send_all(out, s.path, *msg);
+      return down(s, out, "rekeyed");
     }
     if (s.phase == Phase::established) {
       std::vector<Task> expired;
