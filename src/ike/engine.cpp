@@ -73,6 +73,18 @@ enum class ChildPhase : uint8_t {
   deleting,  // our Delete is out
 };
 
+// PendingOutbound: the outbound half of a child SA we made as the
+// responder of a rekey, kept until the initiator deletes the SA it replaces:
+// only then is the initiator sure to hold the new keys (its CREATE_CHILD_SA
+// response may have been lost), so only then does our traffic move over.
+struct PendingOutbound {
+  ChildSa child;  // its views point into the members below
+  SecretBytes encr, integ;
+  std::vector<TsRange> local_ts, remote_ts;
+  std::vector<sa::Selector> selectors;
+  std::string proposal;
+};
+
 // A child SA of an IKE SA, as installed in the host's SAD.
 struct Child {
   size_t config = 0;  // index into Connection::children
@@ -87,6 +99,8 @@ struct Child {
   // redundant_at: a rekeyed child the peer should delete; we do if it has
   // not by then (a lost Delete must not leak the SA).
   std::optional<Timestamp> redundant_at;
+  uint32_t replaces = 0;  // the inbound SPI of the child this one rekeyed
+  std::unique_ptr<PendingOutbound> pending_outbound;
 };
 
 // What one of our requests on an established IKE SA does.
@@ -793,7 +807,7 @@ struct IkeEngine::Impl {
   // down: report the IKE SA gone (and its children) and forget it.
   void down(Session& s, Sink& out, std::string_view why, Errc error = Errc::ok, bool peer_dead = false) {
     log(LogLevel::info, &s, "IKE SA down: " + std::string(why));
-    while (!s.children.empty()) child_down(s, s.children.back().inbound_spi, out, "IKE SA down");
+    while (!s.children.empty()) child_down(s, s.children.back().inbound_spi, out, "IKE SA down", false);
     if (s.replaced || s.unannounced) {
       destroy(s.handle);  // the host heard of its end with ike_sa_rekeyed, or never of it
       return;
@@ -1608,10 +1622,11 @@ struct IkeEngine::Impl {
     std::vector<TsRange> local, remote;
     esp::Mode mode = esp::Mode::tunnel;
     bool peer_no_tfc = false;
-    ByteView ni, nr, shared;    // KEYMAT inputs
-    bool we_initiated = false;  // of the exchange that made it
-    uint32_t rekeys = 0;        // the inbound SPI of the child it replaces
-    bool outbound = true;       // false: a redundant SA of a collision, inbound only
+    ByteView ni, nr, shared;      // KEYMAT inputs
+    bool we_initiated = false;    // of the exchange that made it
+    uint32_t rekeys = 0;          // the inbound SPI of the child it replaces
+    bool outbound = true;         // false: a redundant SA of a collision, inbound only
+    bool defer_outbound = false;  // we answered a rekey: PendingOutbound
   };
 
   // install_child: emit the child SA (inbound first; `between` runs after
@@ -1679,11 +1694,34 @@ struct IkeEngine::Impl {
     e.direction = sa::Direction::inbound;
     out.on_event(e);
     between();
-    if (n.outbound) {
+    Child child;
+    if (n.outbound && n.defer_outbound) {
+      auto p = std::make_unique<PendingOutbound>();
+      auto encr = SecretBytes::copy_of(c.outbound_encr_keymat);
+      auto integ = SecretBytes::copy_of(c.outbound_integ_key);
+      if (encr && integ) {
+        p->child = c;
+        p->encr = std::move(*encr);
+        p->integ = std::move(*integ);
+        p->local_ts = n.local;
+        p->remote_ts = n.remote;
+        p->selectors = selectors;
+        p->proposal = proposal;
+        p->child.inbound_encr_keymat = {};
+        p->child.inbound_integ_key = {};
+        p->child.outbound_encr_keymat = p->encr.view();
+        p->child.outbound_integ_key = p->integ.view();
+        p->child.local_ts = p->local_ts;
+        p->child.remote_ts = p->remote_ts;
+        p->child.selectors = p->selectors;
+        p->child.proposal = p->proposal;
+        child.pending_outbound = std::move(p);
+      }
+    }
+    if (n.outbound && !child.pending_outbound) {
       e.direction = sa::Direction::outbound;
       out.on_event(e);
     }
-    Child child;
     child.config = n.config;
     child.reqid = c.reqid;
     child.protocol = c.protocol;
@@ -1692,6 +1730,7 @@ struct IkeEngine::Impl {
     child.outbound_spi = c.outbound_spi;
     child.local_ts = n.local;
     child.remote_ts = n.remote;
+    child.replaces = n.rekeys;
     schedule_child(child, cc, now);
     s.children.push_back(std::move(child));
     log(LogLevel::info, &s,
@@ -2261,7 +2300,7 @@ struct IkeEngine::Impl {
       down(s, out, "closed");
       return false;
     }
-    while (!s.children.empty()) child_down(s, s.children.back().inbound_spi, out, "IKE SA deleted");
+    while (!s.children.empty()) child_down(s, s.children.back().inbound_spi, out, "IKE SA deleted", false);
     s.tasks.clear();
     for (Request& r : s.requests) release_request(r);
     s.requests.clear();
@@ -2341,8 +2380,15 @@ struct IkeEngine::Impl {
     (void)out;
   }
 
-  // redundant_wait: how long a replaced SA waits for the peer's Delete.
-  [[nodiscard]] Duration redundant_wait() const { return config.half_open_timeout; }
+  // redundant_wait: how long a replaced SA waits for the peer's Delete:
+  // longer than the peer retransmits the exchange that replaced it (our
+  // own policy stands for the peer's: 4 s x 1.8^n over 5 tries is 165 s),
+  // so that a lost response is never overtaken by our cleanup.
+  [[nodiscard]] Duration redundant_wait() const {
+    double span = 0;
+    for (uint32_t k = 0; k <= config.retransmit.tries; ++k) span += std::pow(config.retransmit.base, k);
+    return std::chrono::duration_cast<Duration>(config.retransmit.initial * span) + std::chrono::seconds(10);
+  }
 
   void on_child_response(Session& s, Request r, const AuthPayloads& a, Timestamp now, Sink& out) {
     Child* old = r.task.kind == TaskKind::rekey_child ? find_child(s, r.task.child_spi) : nullptr;
@@ -2515,6 +2561,7 @@ struct IkeEngine::Impl {
   // mark_redundant: a child the peer is to delete (replaced by a rekey);
   // deleted by us if its Delete does not come.
   void mark_redundant(Child& c, Timestamp now) {
+    c.pending_outbound.reset();  // never to carry our traffic
     c.phase = ChildPhase::rekeyed;
     c.rekey_at.reset();
     c.redundant_at = now + redundant_wait();
@@ -2730,10 +2777,31 @@ struct IkeEngine::Impl {
     pump(s, now, out);
   }
 
-  void child_down(Session& s, uint32_t inbound_spi, Sink& out, std::string_view why) {
+  // install_pending: a rekey we answered: our traffic moves to the new SA.
+  void install_pending(Session& s, Child& c, Sink& out) {
+    if (!c.pending_outbound) return;
+    Event e;
+    e.kind = EventKind::child_sa_install;
+    e.ike_sa = s.handle;
+    e.connection = s.conn->name;
+    e.child = &c.pending_outbound->child;
+    e.direction = sa::Direction::outbound;
+    out.on_event(e);
+    c.pending_outbound.reset();
+  }
+
+  // child_down: the child SA is gone (its child_sa_delete event). With
+  // `promote`, a successor still waiting for it to go (a rekey we answered)
+  // takes over the outbound traffic first, so none goes without an SA.
+  void child_down(Session& s, uint32_t inbound_spi, Sink& out, std::string_view why, bool promote = true) {
     auto it = std::find_if(s.children.begin(), s.children.end(),
                            [&](const Child& c) { return c.inbound_spi == inbound_spi; });
     if (it == s.children.end()) return;
+    if (promote) {
+      for (Child& c : s.children) {
+        if (c.replaces == inbound_spi && c.pending_outbound) install_pending(s, c, out);
+      }
+    }
     ChildSa c;
     c.reqid = it->reqid;
     c.protocol = it->protocol;
@@ -2874,6 +2942,7 @@ struct IkeEngine::Impl {
     n.shared = shared.view();
     n.we_initiated = false;
     n.rekeys = old != nullptr ? old->inbound_spi : 0;
+    n.defer_outbound = old != nullptr;
     const uint32_t old_spi = n.rekeys;
     const uint32_t mid = m.header.message_id;
     const uint32_t ours_mid = ours != nullptr ? ours->mid : 0;
@@ -3176,6 +3245,10 @@ struct IkeEngine::Impl {
     for (Request& r : s.requests) {
       if (r.retransmit_at > now) continue;
       if (r.retransmits >= config.retransmit.tries) {
+        // Our Delete went unanswered: the peer most likely acted on it and
+        // lost its answer with the IKE SA; not a dead peer.
+        if (r.task.kind == TaskKind::delete_ike)
+          return down(s, out, "deleted (the peer did not answer our Delete)");
         const bool was_up = s.phase == Phase::established;
         const Connection* conn = s.conn;
         down(s, out,
@@ -3216,6 +3289,9 @@ struct IkeEngine::Impl {
         }
         if (c.redundant_at && *c.redundant_at <= now) {
           c.redundant_at.reset();
+          for (Child& successor : s.children) {
+            if (successor.replaces == c.inbound_spi) install_pending(s, successor, out);
+          }
           if (!has_task(s, TaskKind::delete_child, c.inbound_spi))
             s.tasks.push_back(Task{TaskKind::delete_child, 0, c.inbound_spi});
         }
@@ -3271,8 +3347,12 @@ struct IkeEngine::Impl {
       consider(s.rekey_at);
       consider(s.reauth_at);
       if (s.conn->dpd_delay > Duration{0} && s.requests.empty()) consider(s.last_heard + s.conn->dpd_delay);
+      // A queued task wakes us only when the window would let it start
+      // (else a response starts it); an IKE SA rekey needs an empty one.
+      const bool window_open = s.requests.size() < s.peer_window && !has_request(s, TaskKind::rekey_ike);
       for (const Task& task : s.tasks) {
-        if (s.requests.size() < s.peer_window) consider(task.not_before);
+        if (window_open && (task.kind != TaskKind::rekey_ike || s.requests.empty()))
+          consider(task.not_before);
       }
     }
     if (s.armed == t) return;

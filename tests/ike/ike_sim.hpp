@@ -230,6 +230,8 @@ inline std::unique_ptr<Peer> make_peer(const PeerSetup& setup, const PeerSetup& 
 struct Recorded {
   ike::EventKind kind{};
   uint64_t ike_sa = 0;
+  uint64_t previous_ike_sa = 0;  // ike_sa_rekeyed
+  bool peer_dead = false;        // ike_sa_down
   sa::Direction direction = sa::Direction::inbound;
   ike::AuthFailure failure = ike::AuthFailure::none;
   std::string detail;
@@ -260,6 +262,8 @@ class SimSink final : public ike::Sink {
     Recorded r;
     r.kind = e.kind;
     r.ike_sa = e.ike_sa;
+    r.previous_ike_sa = e.previous_ike_sa;
+    r.peer_dead = e.peer_dead;
     r.direction = e.direction;
     r.failure = e.auth_failure;
     r.detail = std::string(e.detail);

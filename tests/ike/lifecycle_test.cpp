@@ -274,7 +274,10 @@ TEST_CASE("lifecycle: simultaneous IKE SA rekeys end with one IKE SA holding the
     establish(p);
     REQUIRE(p.a->engine->rekey_ike(ike_handle(p.sa()), p.net->now, p.sa()).ok());
     REQUIRE(p.b->engine->rekey_ike(ike_handle(p.sb()), p.net->now, p.sb()).ok());
-    p.net->run_for(60s);
+    // On a reordering link the loser may forget its rekey (2.25.2): the
+    // winner then deletes the redundant IKE SA its answer made once the
+    // loser could no longer be retransmitting (about 3 minutes).
+    p.net->run_for(seed % 2 == 0 ? 60s : 200s);
     if (seed % 2 == 0) {
       CHECK(p.a->engine->stats().collisions == 1);
       CHECK(p.b->engine->stats().collisions == 1);
