@@ -188,7 +188,10 @@ struct Session {
   uint32_t next_mid = 0;
   uint32_t peer_window = 1;
   std::vector<Request> requests;
-  std::vector<Task> tasks;         // queued, in order (vectors: no allocation while empty)
+  std::vector<Task> tasks;  // queued, in order (vectors: no allocation while empty)
+  // task_wake: when a queued task waiting out its not_before could start
+  // (pump() keeps it; a task blocked by the window waits for a response).
+  std::optional<Timestamp> task_wake;
   std::optional<Timestamp> armed;  // this session's entry in Impl::deadlines
 
   // The peer's requests: the lowest ID not yet answered, and our last
@@ -2165,6 +2168,15 @@ struct IkeEngine::Impl {
       s.tasks.erase(it);
       if (!start_task(s, t, now, out)) return;  // the IKE SA is gone
     }
+    s.task_wake.reset();
+    if (s.phase == Phase::established && s.requests.size() < s.peer_window &&
+        !has_request(s, TaskKind::rekey_ike)) {
+      for (const Task& t : s.tasks) {
+        if (t.not_before > now && (t.kind != TaskKind::rekey_ike || s.requests.empty()) &&
+            (!s.task_wake || t.not_before < *s.task_wake))
+          s.task_wake = t.not_before;
+      }
+    }
     finish_reauth(s, now, out);
     rearm(s);
   }
@@ -3313,10 +3325,14 @@ struct IkeEngine::Impl {
         s.reauth_at.reset();
         (void)reauthenticate(s, now, out);
       }
+      const uint64_t handle = s.handle;
+      pump(s, now, out);
+      if (sessions.count(handle) == 0 || s.phase != Phase::established) return;
+      // Dead peer detection once nothing else is going on (what pump()
+      // started or dropped counts): as rearm() expects it.
       const Duration dpd = s.conn->dpd_delay;
       if (dpd > Duration{0} && s.requests.empty() && s.tasks.empty() && s.last_heard + dpd <= now)
-        s.tasks.push_back(Task{TaskKind::dpd});
-      pump(s, now, out);
+        queue(s, Task{TaskKind::dpd}, now, out);
       return;
     }
     rearm(s);
@@ -3346,14 +3362,9 @@ struct IkeEngine::Impl {
       }
       consider(s.rekey_at);
       consider(s.reauth_at);
-      if (s.conn->dpd_delay > Duration{0} && s.requests.empty()) consider(s.last_heard + s.conn->dpd_delay);
-      // A queued task wakes us only when the window would let it start
-      // (else a response starts it); an IKE SA rekey needs an empty one.
-      const bool window_open = s.requests.size() < s.peer_window && !has_request(s, TaskKind::rekey_ike);
-      for (const Task& task : s.tasks) {
-        if (window_open && (task.kind != TaskKind::rekey_ike || s.requests.empty()))
-          consider(task.not_before);
-      }
+      if (s.conn->dpd_delay > Duration{0} && s.requests.empty() && s.tasks.empty())
+        consider(s.last_heard + s.conn->dpd_delay);  // as tick() queues it
+      consider(s.task_wake);                         // see pump()
     }
     if (s.armed == t) return;
     if (s.armed) deadlines.erase({*s.armed, s.handle});
