@@ -1770,15 +1770,7 @@ struct IkeEngine::Impl {
     schedule_ike(s, now);
     rearm(s);
     ++stats.established;
-    IkeSaInfo info;
-    info.spi_i = s.spi_i;
-    info.spi_r = s.spi_r;
-    info.initiator = s.initiator;
-    info.proposal = s.suite_text;
-    info.local_id = s.local_id_text;
-    info.remote_id = s.remote_id_text;
-    info.path = s.path;
-    info.nat = s.nat;
+    const IkeSaInfo info = info_of(s);
     log(LogLevel::info, &s,
         "IKE SA established between " + std::string(s.path.local.address.to_text().view()) + "[" +
             s.local_id_text + "]..." + std::string(s.path.remote.address.to_text().view()) + "[" +
@@ -3143,7 +3135,7 @@ struct IkeEngine::Impl {
     }
     log_message(&s, false, h, m.payloads(), true, path);
     s.last_heard = now;
-    if (!same_path(path, s.path)) moved(s, path, now, out);
+    if (!same_path(path, s.path)) moved(s, path, out);
     if (h.response()) {
       auto r = take_request(s, h.message_id);
       rearm(s);
@@ -3200,7 +3192,7 @@ struct IkeEngine::Impl {
   // request is answered where it came from (2.11); with a NAT in the path
   // the peer's mapping changed (2.23): the IKE SA follows it and its child
   // SAs are rekeyed so that their encapsulation does too.
-  void moved(Session& s, const Path& path, Timestamp now, Sink& out) {
+  void moved(Session& s, const Path& path, Sink& out) {
     const bool established = s.phase == Phase::established;
     const Path before = s.path;
     s.path = path;
@@ -3222,7 +3214,6 @@ struct IkeEngine::Impl {
       if (c.phase == ChildPhase::installed && !has_task(s, TaskKind::rekey_child, c.inbound_spi))
         s.tasks.push_back(Task{TaskKind::rekey_child, 0, c.inbound_spi});
     }
-    (void)now;
   }
 
   [[nodiscard]] static IkeSaInfo info_of(const Session& s) {
