@@ -578,13 +578,15 @@ life_child_rekey() {
     at_least 2 "parsed $rekeys" "$dir/charon/charon.log" "charon: child SA rekeys it answered"
   elif [ "$1" = collide ]; then  # both rekey the same child SA at once, each time
     at_least 2 "generating $rekeys" "$dir/charon/charon.log" "charon: child SA rekeys it initiated"
-    at_least 2 "parsed $rekeys" "$dir/charon/charon.log" "charon: child SA rekeys it answered"
     at_least 2 "--collide: .* rekeying the child SA" "$dir/ike_peer.txt" "ike_peer: rekeys started to collide"
     at_least 2 "sending $rekeys" "$dir/ike_peer.txt" "ike_peer: child SA rekeys it initiated"
     at_least 2 "received $rekeys" "$dir/ike_peer.txt" "ike_peer: child SA rekeys it answered"
-    at_least 2 "rekey collision: our new SA (is redundant|survives)" "$dir/ike_peer.txt" \
+    # As in y (life_ike_rekey collide): charon may drop our request while a
+    # thread of its own holds the IKE SA, so not every round is a collision.
+    at_least 1 "parsed $rekeys" "$dir/charon/charon.log" "charon: child SA rekeys it answered"
+    at_least 1 "rekey collision: our new SA (is redundant|survives)" "$dir/ike_peer.txt" \
       "ike_peer: rekey collisions resolved"
-    at_least 2 "detected CHILD_REKEY collision with CHILD_REKEY" "$dir/charon/charon.log" "charon: rekey collisions"
+    at_least 1 "detected CHILD_REKEY collision with CHILD_REKEY" "$dir/charon/charon.log" "charon: rekey collisions"
     echo "child SA rekey collisions: ike_peer's new SA survived $(grep -c "our new SA survives" "$dir/ike_peer.txt")," \
       "was redundant $(grep -c "our new SA is redundant" "$dir/ike_peer.txt") times"
   elif [ "$1" = collide-late ]; then  # ours leaves after our answer to charon's: it may finish first
@@ -643,11 +645,19 @@ life_ike_rekey() {
     at_least 2 "received $rekeys" "$dir/ike_peer.txt" "ike_peer: IKE SA rekeys it answered"
   elif [ "$1" = collide ]; then  # both rekey the IKE SA at once, each time
     at_least 2 "generating $rekeys" "$dir/charon/charon.log" "charon: IKE SA rekeys it initiated"
-    at_least 2 "parsed $rekeys" "$dir/charon/charon.log" "charon: IKE SA rekeys it answered"
     at_least 2 "--collide: .* rekeying the IKE SA" "$dir/ike_peer.txt" "ike_peer: rekeys started to collide"
-    at_least 2 "IKE rekey collision: our new IKE SA (is redundant|survives)" "$dir/ike_peer.txt" \
+    # A round need not become a collision at charon: while one of its threads
+    # holds the IKE SA to send its own request, charon drops ours ("ignoring
+    # request with ID 0, already processing"), completes its rekey with our
+    # answer and deletes the old IKE SA before we retransmit; we then abandon
+    # ours (2.25.2: the peer finished first). Each round must end one of the
+    # two ways, and at least one as a collision both sides resolved.
+    at_least 1 "parsed $rekeys" "$dir/charon/charon.log" "charon: IKE SA rekeys it answered"
+    at_least 1 "IKE rekey collision: our new IKE SA (is redundant|survives)" "$dir/ike_peer.txt" \
       "ike_peer: IKE rekey collisions resolved"
-    at_least 2 "detected IKE_REKEY collision with IKE_REKEY" "$dir/charon/charon.log" "charon: IKE rekey collisions"
+    at_least 1 "detected IKE_REKEY collision with IKE_REKEY" "$dir/charon/charon.log" "charon: IKE rekey collisions"
+    at_least 2 "IKE rekey collision: our new IKE SA (is redundant|survives)|the peer completed its IKE SA rekey first" \
+      "$dir/ike_peer.txt" "ike_peer: IKE rekey rounds ended (collision resolved or ours abandoned)"
     # When our new IKE SA survives, we delete the old one (2.8.2). charon
     # may handle that Delete before our answer to its own CREATE_CHILD_SA
     # (its threads take the two datagrams in either order): it then logs
@@ -657,7 +667,8 @@ life_ike_rekey() {
     zombies_ok=1
     echo "IKE rekey collisions: ike_peer's new SA survived $(grep -c "our new IKE SA survives" "$dir/ike_peer.txt")," \
       "was redundant $(grep -c "our new IKE SA is redundant" "$dir/ike_peer.txt") times; charon abandoned" \
-      "$(grep -c "peer did not notice IKE_SA rekey collision" "$dir/charon/charon.log") without a Delete"
+      "$(grep -c "peer did not notice IKE_SA rekey collision" "$dir/charon/charon.log") without a Delete;" \
+      "ours abandoned $(grep -c "the peer completed its IKE SA rekey first" "$dir/ike_peer.txt") times"
   elif [ "$1" = collide-late ]; then  # ours leaves after our answer to charon's: it may finish first
     at_least 2 "generating $rekeys" "$dir/charon/charon.log" "charon: IKE SA rekeys it initiated"
     at_least 2 "--collide: our held-back request sent now" "$dir/ike_peer.txt" "ike_peer: late rekey requests"
