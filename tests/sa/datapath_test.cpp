@@ -487,6 +487,53 @@ TEST_CASE("datapath inbound: selector check, cleartext policy, unknown SPI, UDP 
   CHECK(r.esp_offset == 32);
 }
 
+TEST_CASE("datapath inbound_esp: ESP as a UDP 4500 socket or a raw ESP socket delivers it") {
+  const Selector s = sel("10.1.0.0/24", "10.2.0.0/24");
+  for (const bool udp : {true, false}) {
+    CAPTURE(udp);
+    Gateway a = gateway("192.0.2.1", 1), b = gateway("192.0.2.2", 2);
+    REQUIRE(a.dp->set_policies(Direction::outbound, std::vector<Policy>{protect(1, s, 1)}).ok());
+    const uint32_t spi = connect(a, b, 1, {s}, 5, udp);
+    const Bytes inner = ipsec::test::ipv4_udp("10.1.0.5", "10.2.0.7", 300);
+    HostBuffer buf(inner);
+    DatapathResult out;
+    {
+      auto rs = a.dp->enter(0);
+      out = a.dp->outbound(rs, buf.pb);
+    }
+    REQUIRE(out.verdict == Verdict::send);
+    CHECK(out.esp_offset == (udp ? 28u : 20u));
+    // What the socket hands the host: the ESP packet from its header on
+    // (after the UDP header, or after the IP header of a raw socket).
+    const Bytes wire = buf.bytes();
+    const Bytes esp_packet(wire.begin() + static_cast<std::ptrdiff_t>(out.esp_offset), wire.end());
+    HostBuffer in(esp_packet);
+    auto rs = b.dp->enter(0);
+    const DatapathResult r = b.dp->inbound_esp(rs, in.pb);
+    CHECK(r.verdict == Verdict::deliver);
+    CHECK(r.spi == spi);
+    CHECK(r.reqid == 1);
+    CHECK(in.bytes() == inner);
+
+    // Replayed: the window refuses it; tampered: the ICV does.
+    HostBuffer again(esp_packet);
+    CHECK(b.dp->inbound_esp(rs, again.pb).status == Errc::replayed);
+    Bytes tampered = esp_packet;
+    tampered.back() ^= 1;
+    HostBuffer bad(tampered);
+    CHECK(b.dp->inbound_esp(rs, bad.pb).verdict == Verdict::drop);
+    // Shorter than an SPI, and an SPI b does not have.
+    HostBuffer tiny(Bytes{1, 2, 3});
+    const DatapathResult t = b.dp->inbound_esp(rs, tiny.pb);
+    CHECK(t.verdict == Verdict::drop);
+    CHECK(t.status == Errc::truncated);
+    Bytes unknown = esp_packet;
+    unknown[0] ^= 0x80;
+    HostBuffer u(unknown);
+    CHECK(b.dp->inbound_esp(rs, u.pb).status == Errc::unknown_spi);
+  }
+}
+
 TEST_CASE("route-based SAs: interface IDs and wide selectors (XFRM interface / VTI model)") {
   Gateway a = gateway("192.0.2.1", 1), b = gateway("192.0.2.2", 2);
   const std::vector<Selector> wide = {sel("0.0.0.0/0", "0.0.0.0/0"), sel("::/0", "::/0")};

@@ -10,6 +10,7 @@
 //   inbound(datagram): ESP/AH/UDP 4500? -> SAD by SPI -> esp::open
 //                      -> inner packet matches the SA's selectors? -> deliver
 //                    not IPsec -> SPD-I lookup -> BYPASS: deliver, else drop
+//   inbound_esp(ESP from a UDP 4500 or raw socket): as inbound from the SAD on
 //
 // Route-based tunnels (outbound_route) skip the SPD: the host's routing
 // table sent the packet to a virtual interface, whose reqid names the SA.
@@ -308,12 +309,41 @@ class Datapath {
       case Classified::clear: return inbound_clear(rs, pb, r);
       case Classified::ipsec: break;
     }
-    r.spi = kind->spi;
-    InboundEntry* e = sad_->inbound(kind->spi, rs);
+    return open_ipsec(rs, pb, kind->spi, r,
+                      [](esp::InboundSa& sa, PacketBuffer& p) { return esp::open(sa, p); });
+  }
+
+  // inbound_esp: a tunnel-mode ESP packet at pb.data() as a socket host
+  // receives it: the payload of a UDP 4500 datagram that
+  // wire::classify_udp4500 called ESP (RFC 3948 2.2), or what a raw IP
+  // protocol 50 socket delivers after the IP header. outer_ecn: the outer
+  // header's ECN field when the host knows it (RFC 6040), else 0. Then as
+  // inbound: SAD by SPI, open, the inner packet checked against the SA's
+  // selectors and left at pb.data().
+  [[nodiscard]] DatapathResult inbound_esp(const ReadSection& rs, PacketBuffer& pb,
+                                           uint8_t outer_ecn = 0) noexcept {
+    DatapathResult r;
+    ByteReader reader(pb.data());
+    uint32_t spi = 0;
+    if (!reader.read_u32(&spi))
+      return drop(r, Direction::inbound, nullptr, reader.status().with_field("esp spi"));
+    return open_ipsec(rs, pb, spi, r, [outer_ecn](esp::InboundSa& sa, PacketBuffer& p) {
+      return esp::open_esp(sa, p, outer_ecn);
+    });
+  }
+
+ private:
+  // open_ipsec: the SA of `spi` opens pb (with `open`), then RFC 4301 5.2
+  // step 4 (the inner packet must be traffic of the SA).
+  template <typename Open>
+  DatapathResult open_ipsec(const ReadSection& rs, PacketBuffer& pb, uint32_t spi, DatapathResult& r,
+                            Open open) noexcept {
+    r.spi = spi;
+    InboundEntry* e = sad_->inbound(spi, rs);
     if (e == nullptr) return drop(r, Direction::inbound, nullptr, Errc::unknown_spi);
     r.reqid = e->binding.reqid;
     r.interface_id = e->binding.interface_id;
-    auto opened = esp::open(*e->sa, pb);
+    auto opened = open(*e->sa, pb);
     if (!opened) {
       if (opened.status() == Errc::lifetime_expired) sad_->note_limit(*e, kHardLimitFlag);
       return drop(r, Direction::inbound, nullptr, opened.status());
@@ -334,7 +364,6 @@ class Datapath {
     return r;
   }
 
- private:
   struct PolicyTable {
     std::unique_ptr<Spd> spd;
     std::vector<Counters*> counters;  // parallel to spd->policies(); owned by Datapath
