@@ -29,6 +29,8 @@
 // tests/interop/ike_strongswan.sh runs it against strongSwan's charon.
 #include <ipsec/ipsec.hpp>
 
+#include "common/host.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -49,6 +51,7 @@
 #include <vector>
 
 using namespace ipsec;
+using namespace host;
 
 namespace {
 
@@ -121,140 +124,9 @@ struct Options {
   ike::RetransmitPolicy retransmit;
 };
 
-Duration seconds(double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
-
 volatile sig_atomic_t g_stop = 0, g_status = 0;
 void on_signal(int) { g_stop = 1; }
 void on_status_signal(int) { g_status = 1; }
-
-int64_t clock_ns(clockid_t id) {
-  timespec ts{};
-  clock_gettime(id, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-Timestamp now() { return Timestamp::from_nanoseconds(clock_ns(CLOCK_MONOTONIC)); }
-
-const int64_t g_start = clock_ns(CLOCK_MONOTONIC);
-std::string g_name = "ike-peer";
-
-// say: one output line, prefixed with our name and the seconds since start.
-void say(std::string_view tag, std::string_view text) {
-  const double t = static_cast<double>(clock_ns(CLOCK_MONOTONIC) - g_start) / 1e9;
-  std::printf("[%s %7.3f] %.*s%.*s\n", g_name.c_str(), t, static_cast<int>(tag.size()), tag.data(),
-              static_cast<int>(text.size()), text.data());
-}
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "ike_peer: %s\n", what.c_str());
-  std::exit(2);
-}
-std::string why(Status s) {
-  return std::string(s.name()) + (*s.field() ? std::string(" (") + s.field() + ")" : "");
-}
-template <typename T>
-T take(Result<T> r, const std::string& what) {
-  if (!r) die(what + ": " + why(r.status()));
-  return std::move(r).value();
-}
-
-std::string str(std::string_view v) { return std::string(v); }
-// hex: an IKE SPI as 16 hex digits, an ESP SPI (32 bits) as 0x and 8.
-std::string hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
-  return b;
-}
-std::string hex(uint32_t v) {
-  char b[16];
-  std::snprintf(b, sizeof b, "0x%08x", v);
-  return b;
-}
-// hex_list: " a b c" (hex), or " none".
-template <typename T>
-std::string hex_list(const std::vector<T>& values) {
-  std::string s;
-  for (const T& v : values) s += " " + hex(v);
-  return s.empty() ? " none" : s;
-}
-std::string endpoint_text(const ike::Endpoint& e) {
-  return str(e.address.to_text().view()) + "[" + std::to_string(e.port) + "]";
-}
-// range_text: a range as a prefix when it is one, else first-last.
-std::string range_text(const sa::AddressRange& r) {
-  for (unsigned len = 0; len <= r.first.size() * 8; ++len) {
-    if (r.first.masked(len) == r.first && r.first.with_host_bits_set(len) == r.last)
-      return str(r.first.to_text().view()) + "/" + std::to_string(len);
-  }
-  return str(r.first.to_text().view()) + "-" + str(r.last.to_text().view());
-}
-std::string ts_text(std::span<const ike::TsRange> ts) {
-  std::string s;
-  for (const ike::TsRange& t : ts) s += (s.empty() ? "" : ",") + range_text(t.addresses);
-  return s;
-}
-
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::vector<uint8_t> out;
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) die("cannot open " + path + ": " + std::strerror(errno));
-  uint8_t buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + n);
-  std::fclose(f);
-  return out;
-}
-crypto::Certificate load_certificate(const std::string& path) {
-  const std::vector<uint8_t> b = read_file(path);
-  const std::string_view text(reinterpret_cast<const char*>(b.data()), b.size());
-  return take(text.find("-----BEGIN") != std::string_view::npos ? crypto::Certificate::parse_pem(text)
-                                                                : crypto::Certificate::parse_der(b),
-              "certificate " + path);
-}
-
-// Sockets: one per port, bound to the local address.
-socklen_t to_sockaddr(const ike::Endpoint& e, sockaddr_storage* ss) {
-  std::memset(ss, 0, sizeof *ss);
-  if (e.address.is_v4()) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(e.port);
-    std::memcpy(&sin->sin_addr, e.address.bytes().data(), 4);
-    return sizeof *sin;
-  }
-  auto* sin6 = reinterpret_cast<sockaddr_in6*>(ss);
-  sin6->sin6_family = AF_INET6;
-  sin6->sin6_port = htons(e.port);
-  std::memcpy(&sin6->sin6_addr, e.address.bytes().data(), 16);
-  return sizeof *sin6;
-}
-std::optional<ike::Endpoint> from_sockaddr(const sockaddr_storage& ss) {
-  const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
-  const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-  const bool v4 = ss.ss_family == AF_INET;
-  auto a = IpAddress::from_bytes(v4 ? ByteView(reinterpret_cast<const uint8_t*>(&sin->sin_addr), 4)
-                                    : ByteView(reinterpret_cast<const uint8_t*>(&sin6->sin6_addr), 16));
-  if (!a || (!v4 && ss.ss_family != AF_INET6)) return std::nullopt;
-  return ike::Endpoint{*a, ntohs(v4 ? sin->sin_port : sin6->sin6_port)};
-}
-int open_socket(const ike::Endpoint& local) {
-  const int fd =
-      socket(local.address.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) die(std::string("socket: ") + std::strerror(errno));
-  const int one = 1;
-  if (local.address.is_v6()) (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  sockaddr_storage ss;
-  const socklen_t len = to_sockaddr(local, &ss);
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0)
-    die("bind " + endpoint_text(local) + ": " + std::strerror(errno));
-  return fd;
-}
-
-// send_to: one UDP datagram; false (errno set) when the kernel refused it.
-bool send_to(int fd, const ike::Endpoint& to, ByteView bytes) {
-  sockaddr_storage ss;
-  const socklen_t len = to_sockaddr(to, &ss);
-  return sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&ss), len) >= 0;
-}
 
 // ---- --esp-echo ----------------------------------------------------------------------------
 
@@ -480,64 +352,33 @@ class Host final : public ike::Sink, public ike::LogSink {
   }
 
   void on_event(const ike::Event& e) override {
-    const std::string head =
-        "event " + str(to_string(e.kind)) + " <" + str(e.connection) + "|" + hex(e.ike_sa) + ">";
+    if (e.kind != ike::EventKind::ike_sa_keys) say("event ", event_text(e));
     switch (e.kind) {
-      case ike::EventKind::ike_sa_up: {
-        const ike::IkeSaInfo& i = *e.ike;
-        say("", head + " " + (i.initiator ? "initiator" : "responder") + " SPIs " + hex(i.spi_i) + "_i " +
-                    hex(i.spi_r) + "_r " + endpoint_text(i.path.local) + "[" + str(i.local_id) + "] ... " +
-                    endpoint_text(i.path.remote) + "[" + str(i.remote_id) + "] proposal " + str(i.proposal) +
-                    (i.nat.nat_detected() ? ", NAT detected" : ""));
-        up.push_back(e.ike_sa);
-        break;
-      }
+      case ike::EventKind::ike_sa_up: up.push_back(e.ike_sa); break;
       case ike::EventKind::child_sa_install:  // into the SAD, if there were one
-        say("",
-            head + (e.direction == sa::Direction::inbound ? " inbound SPI " + hex(e.child->inbound_spi)
-                                                          : " outbound SPI " + hex(e.child->outbound_spi)));
         if (echo != nullptr) echo->install(*e.child, e.direction);
         break;
-      case ike::EventKind::child_sa_up: {
-        const ike::ChildSa& c = *e.child;
-        say("", head + " SPIs " + hex(c.inbound_spi) + "_i " + hex(c.outbound_spi) + "_o reqid " +
-                    std::to_string(c.reqid) + (c.mode == esp::Mode::tunnel ? " tunnel" : " transport") +
-                    (c.udp ? "-in-UDP" : "") + " proposal " + str(c.proposal) + " " + ts_text(c.local_ts) +
-                    " === " + ts_text(c.remote_ts) + (c.rekeys != 0 ? " rekeys " + hex(c.rekeys) : ""));
-        children.push_back(c.inbound_spi);
+      case ike::EventKind::child_sa_up:
+        children.push_back(e.child->inbound_spi);
         child_up = true;
         break;
-      }
       case ike::EventKind::ike_sa_down:
-        say("", head + " " + str(to_string(e.error)) + ": " + str(e.detail) +
-                    (e.peer_dead ? " (peer_dead)" : ""));
         std::erase(up, e.ike_sa);
         down.push_back(e.ike_sa);
         break;
       case ike::EventKind::child_sa_delete:
-        say("", head + " SPIs " + hex(e.child ? e.child->inbound_spi : 0) + "_i " +
-                    hex(e.child ? e.child->outbound_spi : 0) + "_o " + str(e.detail));
         if (e.child != nullptr) std::erase(children, e.child->inbound_spi);
         if (echo != nullptr && e.child != nullptr) echo->remove(*e.child);
         break;
       case ike::EventKind::child_sa_failed:
-      case ike::EventKind::proposal_mismatch:
-        say("", head + " " + str(to_string(e.error)) + ": " + str(e.detail));
-        child_failed = true;
-        break;
-      case ike::EventKind::authentication_failed:
-        say("", head + " " + str(to_string(e.auth_failure)) + ": " + str(e.detail));
-        break;
+      case ike::EventKind::proposal_mismatch: child_failed = true; break;
       case ike::EventKind::ike_sa_rekeyed:
-        say("", head + " replaces " + hex(e.previous_ike_sa));
         std::replace(up.begin(), up.end(), e.previous_ike_sa, e.ike_sa);
         if (initiated == e.previous_ike_sa) initiated = e.ike_sa;
         break;
-      case ike::EventKind::ike_sa_keys: break;
-      case ike::EventKind::peer_address_changed:
-        say("", head + " peer now at " + str(e.ike->path.remote.address.to_text().view()) + " port " +
-                    std::to_string(e.ike->path.remote.port));
-        break;
+      case ike::EventKind::authentication_failed:
+      case ike::EventKind::ike_sa_keys:
+      case ike::EventKind::peer_address_changed: break;
     }
   }
 };
@@ -668,8 +509,9 @@ std::vector<ike::TsRange> parse_ts(const std::vector<std::string>& texts,
 }  // namespace
 
 int main(int argc, char** argv) {
+  output().program = "ike_peer";
   const Options opt = parse_options(argc, argv);
-  g_name = opt.name;
+  output().name = opt.name;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
   const IpAddress local = take(IpAddress::parse(opt.local), "--local");
@@ -758,7 +600,7 @@ int main(int argc, char** argv) {
   config.credentials.local_chain = chain;
   config.credentials.trust_anchors = anchors;
   // Certificate validity needs the wall clock at Timestamp 0 (CLOCK_MONOTONIC's origin).
-  config.unix_time_at_zero = (clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC)) / 1'000'000'000;
+  config.unix_time_at_zero = unix_time_at_zero();
   config.log = &host;
   config.log_level = opt.verbose ? ike::LogLevel::debug : ike::LogLevel::info;
   crypto::DefaultProvider provider;

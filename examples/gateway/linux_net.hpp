@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: Apache-2.0
+// The gateway's Linux plumbing outside the library: a TUN device (plain IP
+// packets, no packet information header), its MTU and up state, routes
+// through it (rtnetlink), and raw ESP sockets. Each call returns an error
+// text (empty on success) instead of exiting, so the gateway can undo what
+// it did before.
+#pragma once
+
+#include <ipsec/ipsec.hpp>
+
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace gateway {
+
+inline std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// open_tun: a new TUN device `name` (IFF_TUN | IFF_NO_PI), non-blocking;
+// it disappears when the descriptor is closed. -1 and `error` on failure.
+inline int open_tun(const std::string& name, std::string& error) {
+  const int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    error = errno_text("open /dev/net/tun");
+    return -1;
+  }
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
+    error = errno_text("TUNSETIFF " + name);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// link_up: set the device's MTU and bring it up.
+inline std::string link_up(const std::string& name, uint32_t mtu) {
+  const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return errno_text("socket");
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_mtu = static_cast<int>(mtu);
+  std::string error;
+  if (ioctl(s, SIOCSIFMTU, &ifr) != 0) {
+    error = errno_text("SIOCSIFMTU " + name);
+  } else if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
+    error = errno_text("SIOCGIFFLAGS " + name);
+  } else {
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) error = errno_text("SIOCSIFFLAGS " + name);
+  }
+  close(s);
+  return error;
+}
+
+// add_route: `prefix` via the device with index `ifindex` in the main table
+// (RTM_NEWROUTE, replacing a route to the same prefix). The route goes
+// away with the device.
+inline std::string add_route(unsigned ifindex, const ipsec::IpPrefix& prefix) {
+  const int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (s < 0) return errno_text("netlink socket");
+  struct Request {
+    nlmsghdr header;
+    rtmsg route;
+    alignas(NLMSG_ALIGNTO) unsigned char attributes[64];
+  } request{};
+  const bool v4 = prefix.address().is_v4();
+  request.header.nlmsg_type = RTM_NEWROUTE;
+  request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+  request.header.nlmsg_seq = 1;
+  request.route.rtm_family = static_cast<unsigned char>(v4 ? AF_INET : AF_INET6);
+  request.route.rtm_dst_len = static_cast<unsigned char>(prefix.length());
+  request.route.rtm_table = RT_TABLE_MAIN;
+  request.route.rtm_protocol = RTPROT_STATIC;
+  request.route.rtm_scope = RT_SCOPE_LINK;
+  request.route.rtm_type = RTN_UNICAST;
+  size_t used = 0;
+  auto put = [&](unsigned short type, const void* data, size_t size) {
+    rtattr attribute{};
+    attribute.rta_type = type;
+    attribute.rta_len = static_cast<unsigned short>(RTA_LENGTH(size));
+    std::memcpy(request.attributes + used, &attribute, sizeof attribute);
+    std::memcpy(request.attributes + used + RTA_LENGTH(0), data, size);
+    used += RTA_SPACE(size);
+  };
+  put(RTA_DST, prefix.address().bytes().data(), prefix.address().size());
+  const uint32_t oif = ifindex;
+  put(RTA_OIF, &oif, sizeof oif);
+  request.header.nlmsg_len = static_cast<uint32_t>(NLMSG_LENGTH(sizeof(rtmsg)) + used);
+
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  std::string error;
+  if (sendto(s, &request, request.header.nlmsg_len, 0, reinterpret_cast<const sockaddr*>(&kernel),
+             sizeof kernel) < 0) {
+    error = errno_text("RTM_NEWROUTE");
+  } else {
+    alignas(nlmsghdr) unsigned char reply[1024];
+    const ssize_t n = recv(s, reply, sizeof reply, 0);
+    nlmsghdr ack{};
+    nlmsgerr result{};
+    if (n < static_cast<ssize_t>(NLMSG_LENGTH(sizeof result))) {
+      error = errno_text("RTM_NEWROUTE: no answer");
+    } else {
+      std::memcpy(&ack, reply, sizeof ack);
+      std::memcpy(&result, reply + NLMSG_HDRLEN, sizeof result);
+      if (ack.nlmsg_type == NLMSG_ERROR && result.error != 0) {
+        errno = -result.error;
+        error = errno_text("RTM_NEWROUTE");
+      }
+    }
+  }
+  close(s);
+  return error;
+}
+
+// open_esp_socket: a raw IP protocol 50 socket bound to `local`, for ESP
+// without UDP encapsulation. IPv4 raw sockets deliver the IP header in
+// front of ESP; IPv6 ones do not.
+inline int open_esp_socket(const ipsec::IpAddress& local, std::string& error) {
+  const int fd = socket(local.is_v4() ? AF_INET : AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ESP);
+  if (fd < 0) {
+    error = errno_text("raw ESP socket");
+    return -1;
+  }
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (local.is_v4()) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    std::memcpy(&sin->sin_addr, local.bytes().data(), 4);
+    len = sizeof *sin;
+  } else {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    std::memcpy(&sin6->sin6_addr, local.bytes().data(), 16);
+    len = sizeof *sin6;
+  }
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
+    error = errno_text("bind raw ESP socket");
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace gateway
