@@ -139,16 +139,18 @@ inline std::string event_text(const ike::Event& e) {
       const ike::ChildSa& c = *e.child;
       return head + " SPIs " + hex(c.inbound_spi) + "_i " + hex(c.outbound_spi) + "_o reqid " +
              std::to_string(c.reqid) + (c.mode == esp::Mode::tunnel ? " tunnel" : " transport") +
-             (c.udp ? "-in-UDP" : "") + " proposal " + str(c.proposal) + " " + ts_text(c.local_ts) + " === " +
-             ts_text(c.remote_ts) + (c.rekeys != 0 ? " rekeys " + hex(c.rekeys) : "");
+             (c.udp ? "-in-UDP" : "") + " proposal " + str(c.proposal) + " " + ts_text(c.local_ts) +
+             " === " + ts_text(c.remote_ts) + (c.rekeys != 0 ? " rekeys " + hex(c.rekeys) : "");
     }
     case ike::EventKind::ike_sa_down:
-      return head + " " + str(to_string(e.error)) + ": " + str(e.detail) + (e.peer_dead ? " (peer_dead)" : "");
+      return head + " " + str(to_string(e.error)) + ": " + str(e.detail) +
+             (e.peer_dead ? " (peer_dead)" : "");
     case ike::EventKind::child_sa_delete:
       return head + " SPIs " + hex(e.child ? e.child->inbound_spi : 0) + "_i " +
              hex(e.child ? e.child->outbound_spi : 0) + "_o " + str(e.detail);
     case ike::EventKind::child_sa_failed:
-    case ike::EventKind::proposal_mismatch: return head + " " + str(to_string(e.error)) + ": " + str(e.detail);
+    case ike::EventKind::proposal_mismatch:
+      return head + " " + str(to_string(e.error)) + ": " + str(e.detail);
     case ike::EventKind::authentication_failed:
       return head + " " + str(to_string(e.auth_failure)) + ": " + str(e.detail);
     case ike::EventKind::ike_sa_rekeyed: return head + " replaces " + hex(e.previous_ike_sa);

@@ -138,7 +138,8 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
           policies.push_back(p);
         }
       }
-      if (std::none_of(sockets_.begin(), sockets_.end(), [&](const LocalSockets& s) { return s.address == cc.local; }))
+      if (std::none_of(sockets_.begin(), sockets_.end(),
+                       [&](const LocalSockets& s) { return s.address == cc.local; }))
         sockets_.push_back(LocalSockets{cc.local});
     }
     for (sa::Direction d : {sa::Direction::outbound, sa::Direction::inbound}) {
@@ -196,8 +197,8 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
     const LocalSockets* s = sockets_of(d.path.local.address);
     const int fd = s == nullptr ? -1 : d.path.local.port == kNattPort ? s->udp4500 : s->udp500;
     if (fd < 0 || !send_to(fd, d.path.remote, d.bytes))
-      say("send failed: ", endpoint_text(d.path.local) + " -> " + endpoint_text(d.path.remote) + ": " +
-                               std::strerror(errno));
+      say("send failed: ",
+          endpoint_text(d.path.local) + " -> " + endpoint_text(d.path.remote) + ": " + std::strerror(errno));
   }
 
   void log(ike::LogLevel level, std::string_view line) override {
@@ -260,16 +261,19 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
     c.local_address = cc.local;
     c.remote_address = cc.remote;
     c.local_id = take(gateway::identity_of(cc.local_id), cc.name + ": local_id");
-    c.local_auth = cc.auth == gateway::ConnectionConfig::Auth::psk ? ike::LocalAuth::psk : ike::LocalAuth::signature;
+    c.local_auth =
+        cc.auth == gateway::ConnectionConfig::Auth::psk ? ike::LocalAuth::psk : ike::LocalAuth::signature;
     c.peer = id;
-    c.ike_proposals = take(ike::parse_proposals(cc.proposals, wire::ProtocolId::ike), cc.name + ": proposals");
+    c.ike_proposals =
+        take(ike::parse_proposals(cc.proposals, wire::ProtocolId::ike), cc.name + ": proposals");
     c.ike_lifetime.rekey = cc.ike_rekey_time;
     c.ike_lifetime.reauth = cc.reauth_time;
     c.ike_lifetime.jitter = cc.rand_time;
     c.dpd_delay = cc.dpd_delay;
     c.dpd_action = cc.dpd_action;
     ike::ChildConfig child;
-    child.proposals = take(ike::parse_proposals(cc.esp_proposals, wire::ProtocolId::esp), cc.name + ": esp_proposals");
+    child.proposals =
+        take(ike::parse_proposals(cc.esp_proposals, wire::ProtocolId::esp), cc.name + ": esp_proposals");
     for (const IpPrefix& p : cc.local_ts) child.local_ts.push_back({.addresses = sa::AddressRange::of(p)});
     for (const IpPrefix& p : cc.remote_ts) child.remote_ts.push_back({.addresses = sa::AddressRange::of(p)});
     child.mode = esp::Mode::tunnel;
@@ -311,8 +315,9 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
       }
     }
     pc.children = children;
-    auto entry = take(sa::PadEntry::make(take(gateway::id_pattern_of(cc.remote_id), cc.name + ": remote_id"), pc),
-                      cc.name + ": PAD entry");
+    auto entry =
+        take(sa::PadEntry::make(take(gateway::id_pattern_of(cc.remote_id), cc.name + ": remote_id"), pc),
+             cc.name + ": PAD entry");
     if (const Status s = pad_.add(std::move(entry)); !s.ok()) die(cc.name + ": PAD: " + why(s));
   }
 
@@ -347,7 +352,7 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
   // start_action of the connection with this reqid.
   gateway::ConnectionConfig::StartAction start_action(uint32_t reqid) const {
     return reqid >= 1 && reqid <= config_.connections.size() ? config_.connections[reqid - 1].start_action
-                                                              : gateway::ConnectionConfig::StartAction::none;
+                                                             : gateway::ConnectionConfig::StartAction::none;
   }
 
   // outbound: a plaintext packet from the TUN device at pb.data().
@@ -374,7 +379,7 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
           }
         }
         break;
-      default: ++tun_dropped_; break;
+      default: break;  // counted by the datapath (status line)
     }
   }
 
@@ -409,10 +414,7 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
       auto rs = datapath_->enter(0);
       r = datapath_->inbound_esp(rs, pb, ecn);
     }
-    if (r.verdict != sa::Verdict::deliver) {
-      ++esp_dropped_;
-      return;
-    }
+    if (r.verdict != sa::Verdict::deliver) return;  // counted by the datapath
     esp_in_.add(size);
     if (::write(tun_, pb.data().data(), pb.size()) < 0) {
       if (tun_write_failed_++ == 0) say("TUN write failed: ", std::strerror(errno));
@@ -460,7 +462,7 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
   std::vector<uint8_t> buf_ = std::vector<uint8_t>(kHeadroom + kMaxPacket + limits::kEspMaxTailroom);
   std::vector<uint8_t> release_buf_ = std::vector<uint8_t>(kHeadroom + kMaxPacket + limits::kEspMaxTailroom);
   Traffic tun_in_, tun_out_, esp_in_, esp_out_;
-  uint64_t tun_dropped_ = 0, esp_dropped_ = 0, esp_send_failed_ = 0, tun_write_failed_ = 0;
+  uint64_t esp_send_failed_ = 0, tun_write_failed_ = 0;  // the first of each is logged
 };
 
 void Gateway::receive_udp(const LocalSockets& s, int fd, uint16_t port) {
@@ -529,17 +531,26 @@ void Gateway::timers() {
 }
 
 std::string Gateway::status_line() const {
+  static constexpr const char* kDropNames[sa::kDropReasons] = {
+      "policy",   "no_sa",     "unknown_spi", "selector_mismatch", "unprotected",
+      "replayed", "integrity", "lifetime",    "malformed"};
   const sa::DatapathSnapshot snap = datapath_->snapshot();
   uint64_t drops = 0;
-  for (uint64_t d : snap.inbound.drops) drops += d;
-  for (uint64_t d : snap.outbound.drops) drops += d;
+  std::string reasons;
+  for (size_t i = 0; i < sa::kDropReasons; ++i) {
+    const uint64_t n = snap.inbound.drops[i] + snap.outbound.drops[i];
+    drops += n;
+    if (n != 0)
+      reasons += (reasons.empty() ? " (" : ", ") + std::string(kDropNames[i]) + " " + std::to_string(n);
+  }
+  if (!reasons.empty()) reasons += ")";
   return "status: " + std::to_string(engine_->ike_sa_count()) + " IKE SA(s), " +
          std::to_string(engine_->established_count()) + " established, " +
          std::to_string(engine_->child_sa_count()) + " child SA(s); tun " + config_.tun + ": in " +
          std::to_string(tun_in_.packets) + " packets " + std::to_string(tun_in_.bytes) + " bytes, out " +
-         std::to_string(tun_out_.packets) + " packets " + std::to_string(tun_out_.bytes) + " bytes; esp: in " +
-         std::to_string(esp_in_.packets) + ", out " + std::to_string(esp_out_.packets) + ", drops " +
-         std::to_string(drops);
+         std::to_string(tun_out_.packets) + " packets " + std::to_string(tun_out_.bytes) +
+         " bytes; esp: in " + std::to_string(esp_in_.packets) + ", out " + std::to_string(esp_out_.packets) +
+         ", drops " + std::to_string(drops) + reasons;
 }
 
 int Gateway::run() {
@@ -570,7 +581,8 @@ int Gateway::run() {
 
   for (const gateway::ConnectionConfig& cc : config_.connections) {
     if (cc.start_action != gateway::ConnectionConfig::StartAction::start) continue;
-    if (auto h = engine_->initiate(cc.name, now(), *this); !h) say("initiate " + cc.name + " failed: ", why(h.status()));
+    if (auto h = engine_->initiate(cc.name, now(), *this); !h)
+      say("initiate " + cc.name + " failed: ", why(h.status()));
   }
 
   std::optional<Timestamp> close_until;
@@ -581,12 +593,15 @@ int Gateway::run() {
       break;
     }
     std::optional<Timestamp> wake = engine_->next_timeout();
-    for (const auto& d : {datapath_->next_deadline(), close_until,
-                          held_->size() != 0 ? std::optional<Timestamp>(t + std::chrono::seconds(1)) : std::nullopt}) {
+    for (const auto& d :
+         {datapath_->next_deadline(), close_until,
+          held_->size() != 0 ? std::optional<Timestamp>(t + std::chrono::seconds(1)) : std::nullopt}) {
       if (d && (!wake || *d < *wake)) wake = d;
     }
     int timeout_ms = -1;
-    if (wake) timeout_ms = static_cast<int>(std::clamp<int64_t>(((*wake - t).count() + 999'999) / 1'000'000, 0, 60'000));
+    if (wake)
+      timeout_ms =
+          static_cast<int>(std::clamp<int64_t>(((*wake - t).count() + 999'999) / 1'000'000, 0, 60'000));
     epoll_event events[16];
     const int n = epoll_wait(ep, events, 16, timeout_ms);
     if (n < 0 && errno != EINTR) die(gateway::errno_text("epoll_wait"));
@@ -647,18 +662,20 @@ void print_summary(const gateway::GatewayConfig& c) {
     std::string ts;
     for (const IpPrefix& p : cc.local_ts) ts += (ts.empty() ? "" : ",") + str(p.to_text().view());
     ts += " === ";
-    for (size_t i = 0; i < cc.remote_ts.size(); ++i) ts += (i ? "," : "") + str(cc.remote_ts[i].to_text().view());
-    std::printf("connection %s: %s -> %s, %s, %s ... %s, IKE %s, ESP %s, %s, start_action %s\n", cc.name.c_str(),
-                str(cc.local.to_text().view()).c_str(),
+    for (size_t i = 0; i < cc.remote_ts.size(); ++i)
+      ts += (i ? "," : "") + str(cc.remote_ts[i].to_text().view());
+    std::printf("connection %s: %s -> %s, %s, %s ... %s, IKE %s, ESP %s, %s, start_action %s\n",
+                cc.name.c_str(), str(cc.local.to_text().view()).c_str(),
                 cc.remote ? str(cc.remote->to_text().view()).c_str() : "%any",
                 cc.auth == gateway::ConnectionConfig::Auth::psk ? "psk" : "pubkey", cc.local_id.c_str(),
                 cc.remote_id.c_str(), cc.proposals.c_str(), cc.esp_proposals.c_str(), ts.c_str(),
                 cc.start_action == gateway::ConnectionConfig::StartAction::start  ? "start"
                 : cc.start_action == gateway::ConnectionConfig::StartAction::trap ? "trap"
                                                                                   : "none");
-    std::printf("  rekey %s, life %s, IKE rekey %s, reauth %s, dpd %s\n", duration_text(cc.rekey_time).c_str(),
-                duration_text(cc.life_time).c_str(), duration_text(cc.ike_rekey_time).c_str(),
-                duration_text(cc.reauth_time).c_str(), duration_text(cc.dpd_delay).c_str());
+    std::printf("  rekey %s, life %s, IKE rekey %s, reauth %s, dpd %s\n",
+                duration_text(cc.rekey_time).c_str(), duration_text(cc.life_time).c_str(),
+                duration_text(cc.ike_rekey_time).c_str(), duration_text(cc.reauth_time).c_str(),
+                duration_text(cc.dpd_delay).c_str());
   }
 }
 

@@ -24,7 +24,6 @@ namespace {
 
 using ipsec::Duration;
 
-constexpr size_t kMaxListItems = 64;  // files in cert_chain / ca
 // Durations: at most ten years (so nanoseconds and rekey_time * 1.1 never
 // overflow int64_t).
 constexpr uint64_t kNsPerSecond = 1000000000;
@@ -154,8 +153,8 @@ DurationError parse_duration(std::string_view s, Duration* out) {
   if (!parse_decimal(s.substr(0, n), &d)) return DurationError::syntax;
   if (d.whole > kMaxDurationNs / unit) return DurationError::too_long;
   // The fraction of one unit (under 8.64e13 ns) is exact enough in a double.
-  const auto part = static_cast<uint64_t>(
-      std::llround(static_cast<double>(d.fraction) * static_cast<double>(unit) / static_cast<double>(d.scale)));
+  const auto part = static_cast<uint64_t>(std::llround(
+      static_cast<double>(d.fraction) * static_cast<double>(unit) / static_cast<double>(d.scale)));
   const uint64_t ns = d.whole * unit + part;
   if (ns > kMaxDurationNs) return DurationError::too_long;
   *out = Duration(static_cast<int64_t>(ns));
@@ -364,9 +363,9 @@ ipsec::Result<ipsec::sa::IdPattern> id_pattern_of(std::string_view text) {
   const size_t dash = text.find('-');
   const bool address = ipsec::IpPrefix::parse(text).ok() ||
                        (dash != std::string_view::npos && ipsec::IpAddress::parse(text.substr(0, dash)).ok());
-  const std::string_view kind = address                                     ? "ip:"
+  const std::string_view kind = address                                    ? "ip:"
                                 : text.find('@') != std::string_view::npos ? "email:"
-                                                                            : "fqdn:";
+                                                                           : "fqdn:";
   std::string full(kind);
   full.append(text);
   return rebased(IdPattern::parse(full), kind.size());
@@ -391,12 +390,18 @@ enum class GwKey : uint8_t {
   retransmit_tries,
   log,
 };
-constexpr std::string_view kGwKeys[] = {"tun",        "mtu",
-                                        "routes",     "cert",
-                                        "key",        "cert_chain",
-                                        "ca",         "rsa_pss",
-                                        "key_export", "retransmit_timeout",
-                                        "retransmit_base", "retransmit_tries",
+constexpr std::string_view kGwKeys[] = {"tun",
+                                        "mtu",
+                                        "routes",
+                                        "cert",
+                                        "key",
+                                        "cert_chain",
+                                        "ca",
+                                        "rsa_pss",
+                                        "key_export",
+                                        "retransmit_timeout",
+                                        "retransmit_base",
+                                        "retransmit_tries",
                                         "log"};
 
 enum class ConnKey : uint8_t {
@@ -425,10 +430,10 @@ enum class ConnKey : uint8_t {
   dpd_action,
 };
 constexpr std::string_view kConnKeys[] = {
-    "local_addrs",   "remote_addrs",   "local_id",    "remote_id", "auth",       "psk",
-    "proposals",     "esp_proposals",  "local_ts",    "remote_ts", "mode",       "start_action",
-    "rekey_time",    "life_time",      "rekey_bytes", "life_bytes", "rekey_packets", "life_packets",
-    "rand_time",     "ike_rekey_time", "reauth_time", "dpd_delay", "dpd_action",
+    "local_addrs", "remote_addrs",   "local_id",    "remote_id",  "auth",          "psk",
+    "proposals",   "esp_proposals",  "local_ts",    "remote_ts",  "mode",          "start_action",
+    "rekey_time",  "life_time",      "rekey_bytes", "life_bytes", "rekey_packets", "life_packets",
+    "rand_time",   "ike_rekey_time", "reauth_time", "dpd_delay",  "dpd_action",
 };
 constexpr size_t kGwKeyCount = std::size(kGwKeys);
 constexpr size_t kConnKeyCount = std::size(kConnKeys);
@@ -456,7 +461,8 @@ class Parser {
     size_t at = 0;
     while (at < text.size()) {
       const size_t eol = text.find('\n', at);
-      std::string_view line = text.substr(at, eol == std::string_view::npos ? std::string_view::npos : eol - at);
+      std::string_view line =
+          text.substr(at, eol == std::string_view::npos ? std::string_view::npos : eol - at);
       at = eol == std::string_view::npos ? text.size() : eol + 1;
       ++number;
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -560,8 +566,8 @@ class Parser {
     }
     switch (section_) {
       case Section::none:
-        return fail(number, std::string(key) +
-                                ": key outside a section (start with [gateway] or [connection NAME])");
+        return fail(number,
+                    std::string(key) + ": key outside a section (start with [gateway] or [connection NAME])");
       case Section::gateway: return gateway_key(number, key, value);
       case Section::connection: return connection_key(number, key, value);
     }
@@ -602,8 +608,8 @@ class Parser {
       }
       for (const ConnectionConfig& c : config_.connections) {
         if (c.name == name) {
-          return fail(number, "connection " + quoted(name) + " already defined on line " +
-                                  std::to_string(c.line));
+          return fail(number,
+                      "connection " + quoted(name) + " already defined on line " + std::to_string(c.line));
         }
       }
       if (config_.connections.size() >= kMaxConnections) {
@@ -658,7 +664,8 @@ class Parser {
   bool duration(int number, std::string_view key, std::string_view v, Duration* out) {
     switch (parse_duration(v, out)) {
       case DurationError::none: return true;
-      case DurationError::syntax: return bad(number, key, v, "is not a duration (90, 90s, 5m, 1h, 2d, 500ms)");
+      case DurationError::syntax:
+        return bad(number, key, v, "is not a duration (90, 90s, 5m, 1h, 2d, 500ms)");
       case DurationError::too_long: return bad(number, key, v, "is too long (at most 3650d)");
     }
     return false;
@@ -714,7 +721,8 @@ class Parser {
       if (!joined.empty()) joined.push_back(',');
       joined += item;
     }
-    auto parsed = ipsec::ike::parse_proposals(joined, ike ? ipsec::wire::ProtocolId::ike : ipsec::wire::ProtocolId::esp);
+    auto parsed = ipsec::ike::parse_proposals(
+        joined, ike ? ipsec::wire::ProtocolId::ike : ipsec::wire::ProtocolId::esp);
     if (parsed) {
       *out = std::move(joined);
       return true;
@@ -730,15 +738,17 @@ class Parser {
       size_t w_end = at;
       while (w_end < joined.size() && joined[w_end] != '-' && joined[w_end] != ',') ++w_end;
       const std::string_view word = std::string_view(joined).substr(at, w_end - at);
-      if (word.empty()) return bad(number, key, proposal, "has an empty algorithm (a doubled or trailing '-')");
+      if (word.empty())
+        return bad(number, key, proposal, "has an empty algorithm (a doubled or trailing '-')");
       return fail(number, std::string(key) + ": " + quoted(word) + " is not an " + kind + " algorithm (in " +
                               quoted(proposal) + ")");
     }
-    return bad(number, key, proposal,
-               ike ? "is not a complete IKE proposal (encryption, integrity unless AEAD, a PRF or an integrity "
-                     "algorithm to derive it, a key exchange; no NULL or GMAC; no AEAD mixed with others)"
-                   : "is not a complete ESP proposal (encryption, integrity unless AEAD; no AEAD mixed with "
-                     "others)");
+    return bad(
+        number, key, proposal,
+        ike ? "is not a complete IKE proposal (encryption, integrity unless AEAD, a PRF or an integrity "
+              "algorithm to derive it, a key exchange; no NULL or GMAC; no AEAD mixed with others)"
+            : "is not a complete ESP proposal (encryption, integrity unless AEAD; no AEAD mixed with "
+              "others)");
   }
 
   std::string library_detail(const ipsec::Status& s) {
@@ -834,7 +844,8 @@ class Parser {
         if (!id) {
           return bad(number, key, v,
                      "is not an identity (fqdn:NAME, email:USER@DOMAIN, ip:ADDR, keyid:HEX, dn:C=.., O=.., "
-                     "CN=..)" + library_detail(id.status()));
+                     "CN=..)" +
+                         library_detail(id.status()));
         }
         c.local_id = v;
         return true;
@@ -844,7 +855,8 @@ class Parser {
         if (!p) {
           return bad(number, key, v,
                      "is not an identity pattern (fqdn:*.example.test, email:@example.test, ip:10.0.0.0/8, "
-                     "keyid:HEX, dn:C=.., CN=.., %any)" + library_detail(p.status()));
+                     "keyid:HEX, dn:C=.., CN=.., %any)" +
+                         library_detail(p.status()));
         }
         c.remote_id = v;
         return true;
@@ -879,7 +891,8 @@ class Parser {
       case ConnKey::remote_ts: return prefixes(number, key, v, &c.remote_ts);
       case ConnKey::mode:
         if (v == "tunnel") return true;
-        if (v == "transport") return fail(number, "mode: transport is refused: the gateway carries tunnel mode only");
+        if (v == "transport")
+          return fail(number, "mode: transport is refused: the gateway carries tunnel mode only");
         return bad(number, key, v, "is not tunnel");
       case ConnKey::start_action:
         if (v == "none") {

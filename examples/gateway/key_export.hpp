@@ -92,9 +92,9 @@ inline std::optional<std::string> ike_integ_name(ipsec::crypto::IntegId id) {
 
 // esp_sa_row: the esp_sa line of one direction of a child SA (packets from
 // `source` to `destination` with `spi`), or a "#" comment line.
-inline std::string esp_sa_row(const ipsec::IpAddress& source, const ipsec::IpAddress& destination, uint32_t spi,
-                              ipsec::crypto::EncrId encr, ipsec::ByteView encr_keymat, ipsec::crypto::IntegId integ,
-                              ipsec::ByteView integ_key) {
+inline std::string esp_sa_row(const ipsec::IpAddress& source, const ipsec::IpAddress& destination,
+                              uint32_t spi, ipsec::crypto::EncrId encr, ipsec::ByteView encr_keymat,
+                              ipsec::crypto::IntegId integ, ipsec::ByteView integ_key) {
   const std::string src = host::str(source.to_text().view()), dst = host::str(destination.to_text().view());
   const auto e = esp_encr_name(encr);
   const auto a = esp_auth_name(integ);
@@ -113,13 +113,13 @@ inline std::string ikev2_row(const ipsec::ike::IkeKeys& k) {
   const auto e = ike_encr_name(k.encr, k.encr_key_bits);
   const auto i = ike_integ_name(k.integ);
   if (!e || !i) {
-    return "# IKE SA " + host::hex(k.spi_i) + "_i " + host::hex(k.spi_r) + "_r: " +
-           host::str(ipsec::crypto::to_string(k.encr)) + "/" + host::str(ipsec::crypto::to_string(k.integ)) +
-           " is not in Wireshark's IKEv2 table";
+    return "# IKE SA " + host::hex(k.spi_i) + "_i " + host::hex(k.spi_r) +
+           "_r: " + host::str(ipsec::crypto::to_string(k.encr)) + "/" +
+           host::str(ipsec::crypto::to_string(k.integ)) + " is not in Wireshark's IKEv2 table";
   }
   return host::hex(k.spi_i) + "," + host::hex(k.spi_r) + "," + host::hex_bytes(k.sk_ei) + "," +
-         host::hex_bytes(k.sk_er) + ",\"" + *e + "\"," + host::hex_bytes(k.sk_ai) + "," + host::hex_bytes(k.sk_ar) +
-         ",\"" + *i + "\"";
+         host::hex_bytes(k.sk_er) + ",\"" + *e + "\"," + host::hex_bytes(k.sk_ai) + "," +
+         host::hex_bytes(k.sk_ar) + ",\"" + *i + "\"";
 }
 
 // KeyExport: appends rows to DIR/esp_sa and DIR/ikev2_decryption_table
@@ -138,7 +138,8 @@ class KeyExport {
   std::string open(const std::string& dir) {
     esp_ = open_private(dir + "/esp_sa");
     ike_ = open_private(dir + "/ikev2_decryption_table");
-    if (esp_ == nullptr || ike_ == nullptr) return "cannot write key files in " + dir + ": " + std::strerror(errno);
+    if (esp_ == nullptr || ike_ == nullptr)
+      return "cannot write key files in " + dir + ": " + std::strerror(errno);
     return {};
   }
   [[nodiscard]] bool enabled() const noexcept { return esp_ != nullptr; }

@@ -130,7 +130,8 @@ inline std::string add_route(unsigned ifindex, const ipsec::IpPrefix& prefix) {
 // without UDP encapsulation. IPv4 raw sockets deliver the IP header in
 // front of ESP; IPv6 ones do not.
 inline int open_esp_socket(const ipsec::IpAddress& local, std::string& error) {
-  const int fd = socket(local.is_v4() ? AF_INET : AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ESP);
+  const int fd =
+      socket(local.is_v4() ? AF_INET : AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ESP);
   if (fd < 0) {
     error = errno_text("raw ESP socket");
     return -1;
