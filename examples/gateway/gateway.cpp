@@ -95,6 +95,7 @@ Options parse_options(int argc, char** argv) {
 struct LocalSockets {
   IpAddress address;
   int udp500 = -1, udp4500 = -1, esp = -1;
+  uint32_t udp4500_drops = 0, esp_drops = 0;  // datagrams the kernel dropped (buffer full)
 };
 
 // Counters of the host's side of the datapath.
@@ -183,6 +184,8 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
       s.udp4500 = open_socket({s.address, kNattPort});
       s.esp = gateway::open_esp_socket(s.address, error);
       if (s.esp < 0) die(error);
+      gateway::prepare_datapath_socket(s.udp4500);
+      gateway::prepare_datapath_socket(s.esp);
       say("", "listening on " + endpoint_text({s.address, kIkePort}) + " and " +
                   endpoint_text({s.address, kNattPort}) + "; tun " + config_.tun + " mtu " +
                   std::to_string(config_.mtu));
@@ -434,8 +437,8 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
     });
   }
 
-  void receive_udp(const LocalSockets& s, int fd, uint16_t port);
-  void receive_esp(const LocalSockets& s);
+  void receive_udp(LocalSockets& s, int fd, uint16_t port);
+  void receive_esp(LocalSockets& s);
   void read_tun();
   void timers();
   std::string status_line() const;
@@ -465,12 +468,12 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
   uint64_t esp_send_failed_ = 0, tun_write_failed_ = 0;  // the first of each is logged
 };
 
-void Gateway::receive_udp(const LocalSockets& s, int fd, uint16_t port) {
+void Gateway::receive_udp(LocalSockets& s, int fd, uint16_t port) {
+  uint32_t ignored = 0;
   while (true) {
     sockaddr_storage from{};
-    socklen_t from_len = sizeof from;
-    const ssize_t n =
-        recvfrom(fd, buf_.data() + kHeadroom, kMaxPacket, 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+    const ssize_t n = gateway::receive(fd, std::span(buf_).subspan(kHeadroom, kMaxPacket), &from,
+                                       port == kNattPort ? s.udp4500_drops : ignored);
     if (n < 0) return;  // EAGAIN: drained
     const auto peer = from_sockaddr(from);
     if (!peer) continue;
@@ -489,9 +492,10 @@ void Gateway::receive_udp(const LocalSockets& s, int fd, uint16_t port) {
   }
 }
 
-void Gateway::receive_esp(const LocalSockets& s) {
+void Gateway::receive_esp(LocalSockets& s) {
   while (true) {
-    const ssize_t n = recv(s.esp, buf_.data() + kHeadroom, kMaxPacket, 0);
+    const ssize_t n =
+        gateway::receive(s.esp, std::span(buf_).subspan(kHeadroom, kMaxPacket), nullptr, s.esp_drops);
     if (n < 0) return;
     size_t offset = 0;
     uint8_t ecn = 0;
@@ -544,13 +548,15 @@ std::string Gateway::status_line() const {
       reasons += (reasons.empty() ? " (" : ", ") + std::string(kDropNames[i]) + " " + std::to_string(n);
   }
   if (!reasons.empty()) reasons += ")";
+  uint64_t socket_drops = 0;
+  for (const LocalSockets& s : sockets_) socket_drops += uint64_t{s.udp4500_drops} + s.esp_drops;
   return "status: " + std::to_string(engine_->ike_sa_count()) + " IKE SA(s), " +
          std::to_string(engine_->established_count()) + " established, " +
          std::to_string(engine_->child_sa_count()) + " child SA(s); tun " + config_.tun + ": in " +
          std::to_string(tun_in_.packets) + " packets " + std::to_string(tun_in_.bytes) + " bytes, out " +
          std::to_string(tun_out_.packets) + " packets " + std::to_string(tun_out_.bytes) +
          " bytes; esp: in " + std::to_string(esp_in_.packets) + ", out " + std::to_string(esp_out_.packets) +
-         ", drops " + std::to_string(drops) + reasons;
+         ", drops " + std::to_string(drops) + reasons + ", socket drops " + std::to_string(socket_drops);
 }
 
 int Gateway::run() {
@@ -624,7 +630,7 @@ int Gateway::run() {
       } else if (fd == tun_) {
         read_tun();
       } else {
-        for (const LocalSockets& s : sockets_) {
+        for (LocalSockets& s : sockets_) {
           if (fd == s.udp500) receive_udp(s, fd, kIkePort);
           if (fd == s.udp4500) receive_udp(s, fd, kNattPort);
           if (fd == s.esp) receive_esp(s);

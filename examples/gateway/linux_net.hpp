@@ -20,6 +20,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <span>
 #include <string>
 
 namespace gateway {
@@ -124,6 +125,45 @@ inline std::string add_route(unsigned ifindex, const ipsec::IpPrefix& prefix) {
   }
   close(s);
   return error;
+}
+
+// kSocketBuffer: receive and send buffers of the ESP-carrying sockets. The
+// kernel's default (about 200 KiB) overflows under a TCP stream through the
+// tunnel, and each overflow is a lost ESP packet.
+inline constexpr int kSocketBuffer = 4 << 20;
+
+// prepare_datapath_socket: large buffers (the FORCE variants as root, else
+// up to the sysctl maximum) and SO_RXQ_OVFL, so that each recvmsg reports
+// how many datagrams the socket has dropped so far.
+inline void prepare_datapath_socket(int fd) {
+  const int size = kSocketBuffer, one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+}
+
+// receive: one datagram into `into` (recvmsg); `from` gets the sender when
+// given, `drops` the socket's drop count when the kernel reported it.
+inline ssize_t receive(int fd, std::span<uint8_t> into, sockaddr_storage* from, uint32_t& drops) {
+  iovec iov{into.data(), into.size()};
+  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(uint32_t))];
+  msghdr m{};
+  m.msg_name = from;
+  m.msg_namelen = from != nullptr ? sizeof *from : 0;
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  const ssize_t n = recvmsg(fd, &m, 0);
+  if (n < 0) return n;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
+        c->cmsg_len >= CMSG_LEN(sizeof(uint32_t)))
+      std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+  }
+  return n;
 }
 
 // open_esp_socket: a raw IP protocol 50 socket bound to `local`, for ESP
