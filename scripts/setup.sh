@@ -18,6 +18,7 @@ packages=(
   # ping, and openssl to turn the test PKI into PEM
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins
   libcharon-extra-plugins iproute2 iputils-ping openssl
+  nftables   # tests/interop/gateway_strongswan.sh: a NAT between the peers, a silent peer
 )
 
 missing=()

@@ -197,6 +197,9 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
   // ---- ike::Sink, ike::LogSink, sa::SaEventSink ----
 
   void send(const ike::OutDatagram& d) override {
+    for (Keepalive& k : keepalives_) {  // any datagram on the mapping refreshes it
+      if (k.path == d.path) k.last_sent = now();
+    }
     const LocalSockets* s = sockets_of(d.path.local.address);
     const int fd = s == nullptr ? -1 : d.path.local.port == kNattPort ? s->udp4500 : s->udp500;
     if (fd < 0 || !send_to(fd, d.path.remote, d.bytes))
@@ -214,12 +217,21 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
   void on_event(const ike::Event& e) override {
     if (e.kind != ike::EventKind::ike_sa_keys) say("event ", event_text(e));
     switch (e.kind) {
-      case ike::EventKind::ike_sa_up: up_.push_back(e.ike_sa); break;
+      case ike::EventKind::ike_sa_up:
+        up_.push_back(e.ike_sa);
+        // RFC 3948 4: the side behind a NAT keeps its mapping open.
+        if (e.ike->nat.send_keepalives())
+          keepalives_.push_back({e.ike_sa, e.ike->path, now(), e.ike->nat.keepalive_interval});
+        break;
       case ike::EventKind::ike_sa_rekeyed:
         std::replace(up_.begin(), up_.end(), e.previous_ike_sa, e.ike_sa);
+        for (Keepalive& k : keepalives_) {
+          if (k.ike_sa == e.previous_ike_sa) k.ike_sa = e.ike_sa;
+        }
         break;
       case ike::EventKind::ike_sa_down:
         std::erase(up_, e.ike_sa);
+        std::erase_if(keepalives_, [&](const Keepalive& k) { return k.ike_sa == e.ike_sa; });
         rearm(e.connection);
         break;
       case ike::EventKind::child_sa_install: {
@@ -249,7 +261,11 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
       case ike::EventKind::ike_sa_keys:
         if (keys_.enabled() && e.ike_keys != nullptr) keys_.ike(gateway::ikev2_row(*e.ike_keys));
         break;
-      case ike::EventKind::peer_address_changed: break;
+      case ike::EventKind::peer_address_changed:
+        for (Keepalive& k : keepalives_) {
+          if (k.ike_sa == e.ike_sa) k.path = e.ike->path;
+        }
+        break;
     }
   }
 
@@ -441,6 +457,7 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
   void receive_esp(LocalSockets& s);
   void read_tun();
   void timers();
+  std::optional<Timestamp> next_keepalive() const;
   std::string status_line() const;
 
   const gateway::GatewayConfig& config_;
@@ -460,6 +477,16 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
   std::vector<LocalSockets> sockets_;
   int tun_ = -1;
   std::vector<uint64_t> up_;  // established IKE SAs (closed on exit)
+  // NAT-keepalives (RFC 3948 4) of the IKE SAs that found us behind a NAT:
+  // one 0xFF octet on the 4500 mapping when no IKE message used it for an
+  // interval (ESP the loop does not track: a keepalive is one octet).
+  struct Keepalive {
+    uint64_t ike_sa = 0;
+    ike::Path path;
+    Timestamp last_sent;
+    Duration interval;
+  };
+  std::vector<Keepalive> keepalives_;
   uint64_t children_up_ = 0;
   // Datagrams land behind ESP's headroom: decapsulation works in place.
   std::vector<uint8_t> buf_ = std::vector<uint8_t>(kHeadroom + kMaxPacket + limits::kEspMaxTailroom);
@@ -532,6 +559,22 @@ void Gateway::timers() {
     for (const sa::SaEvent& e : events) engine_->on_sa_event(e, t, *this);
   }
   if (held_->size() != 0) (void)held_->expire(t);
+  for (Keepalive& k : keepalives_) {
+    if (!ike::keepalive_due(k.last_sent, t, k.interval)) continue;
+    k.last_sent = t;
+    const LocalSockets* s = sockets_of(k.path.local.address);
+    if (s != nullptr && !send_to(s->udp4500, k.path.remote, wire::nat_keepalive()))
+      say("NAT-keepalive failed: ", std::strerror(errno));
+  }
+}
+
+std::optional<Timestamp> Gateway::next_keepalive() const {
+  std::optional<Timestamp> next;
+  for (const Keepalive& k : keepalives_) {
+    const Timestamp due = k.last_sent + k.interval;
+    if (!next || due < *next) next = due;
+  }
+  return next;
 }
 
 std::string Gateway::status_line() const {
@@ -600,7 +643,7 @@ int Gateway::run() {
     }
     std::optional<Timestamp> wake = engine_->next_timeout();
     for (const auto& d :
-         {datapath_->next_deadline(), close_until,
+         {datapath_->next_deadline(), close_until, next_keepalive(),
           held_->size() != 0 ? std::optional<Timestamp>(t + std::chrono::seconds(1)) : std::nullopt}) {
       if (d && (!wake || *d < *wake)) wake = d;
     }

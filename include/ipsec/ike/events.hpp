@@ -25,6 +25,7 @@ namespace ipsec::ike {
 struct Path {
   Endpoint local;
   Endpoint remote;
+  friend bool operator==(const Path&, const Path&) = default;
 };
 
 // OutDatagram: one UDP payload to send from path.local to path.remote. On

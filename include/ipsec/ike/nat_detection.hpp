@@ -34,6 +34,7 @@ inline constexpr Duration kDefaultKeepaliveInterval = std::chrono::seconds(20);
 struct Endpoint {
   IpAddress address;
   uint16_t port = 0;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };
 
 using NatDetectionHash = std::array<uint8_t, kNatDetectionHashSize>;
