@@ -46,6 +46,7 @@ constexpr uint16_t kNattPort = 4500;
 constexpr Duration kCloseWait = std::chrono::seconds(2);  // SIGINT/SIGTERM: wait for the Deletes' answers
 constexpr size_t kHeadroom = limits::kEspMaxHeadroom;
 constexpr size_t kMaxPacket = 65535;
+constexpr size_t kSlot = kHeadroom + kMaxPacket + limits::kEspMaxTailroom;
 // ACQUIRE: packets held while their SA is negotiated (sa/acquire_queue.hpp).
 constexpr size_t kHeldPackets = 64;
 constexpr Duration kHeldAge = std::chrono::seconds(5);
@@ -418,12 +419,21 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
     }
     const bool udp = r.esp_offset >= 8 && r.esp_offset - 8 >= ip_size;
     const uint16_t port = udp ? load_be16(p.subspan(r.esp_offset - 6).first<2>()) : 0;
-    if (!send_to(udp ? s->udp4500 : s->esp, {*dst, port}, p.subspan(r.esp_offset))) {
-      if (esp_send_failed_++ == 0) say("ESP send failed: ", std::strerror(errno));
-      return;
-    }
+    sockaddr_storage to;
+    const socklen_t to_size = to_sockaddr({*dst, port}, &to);
+    if (sends_.full()) flush();
+    sends_.add(udp ? s->udp4500 : s->esp, to, to_size, p.subspan(r.esp_offset));
     esp_out_.add(p.size() - r.esp_offset);
   }
+
+  // flush: the queued ESP packets go out.
+  void flush() {
+    const size_t failed = sends_.flush();
+    if (failed != 0 && esp_send_failed_ == 0) say("ESP send failed: ", std::strerror(errno));
+    esp_send_failed_ += failed;
+  }
+
+  MutableByteView slot_of(size_t i) { return MutableByteView(burst_).subspan(i * kSlot, kSlot); }
 
   // inbound: an ESP packet from a socket at pb.data().
   void inbound(PacketBuffer& pb, uint8_t ecn) {
@@ -450,6 +460,7 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
       if (!pb) return;
       (void)copy_bytes(pb->data(), packet);
       outbound(*pb, t);
+      flush();  // before release_buf_ takes the next packet
     });
   }
 
@@ -488,65 +499,78 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
   };
   std::vector<Keepalive> keepalives_;
   uint64_t children_up_ = 0;
-  // Datagrams land behind ESP's headroom: decapsulation works in place.
-  std::vector<uint8_t> buf_ = std::vector<uint8_t>(kHeadroom + kMaxPacket + limits::kEspMaxTailroom);
-  std::vector<uint8_t> release_buf_ = std::vector<uint8_t>(kHeadroom + kMaxPacket + limits::kEspMaxTailroom);
+  // Packets land behind ESP's headroom, one per slot of a burst: ESP works
+  // in place, and a burst leaves with one sendmmsg.
+  std::vector<uint8_t> burst_ = std::vector<uint8_t>(gateway::kBurst * kSlot);
+  std::vector<uint8_t> release_buf_ = std::vector<uint8_t>(kSlot);
+  gateway::SendBatch sends_;
+  gateway::RecvBatch recv_;
   Traffic tun_in_, tun_out_, esp_in_, esp_out_;
   uint64_t esp_send_failed_ = 0, tun_write_failed_ = 0;  // the first of each is logged
 };
 
 void Gateway::receive_udp(LocalSockets& s, int fd, uint16_t port) {
   uint32_t ignored = 0;
-  while (true) {
-    sockaddr_storage from{};
-    const ssize_t n = gateway::receive(fd, std::span(buf_).subspan(kHeadroom, kMaxPacket), &from,
-                                       port == kNattPort ? s.udp4500_drops : ignored);
-    if (n < 0) return;  // EAGAIN: drained
-    const auto peer = from_sockaddr(from);
-    if (!peer) continue;
-    const MutableByteView data = MutableByteView(buf_).subspan(kHeadroom, static_cast<size_t>(n));
-    if (port == kNattPort) {
-      // RFC 3948 2.2: ESP, IKE behind the non-ESP marker, or a keepalive.
-      auto kind = wire::classify_udp4500(data);
-      if (!kind || kind->kind == wire::NattKind::keepalive) continue;
-      if (kind->kind == wire::NattKind::esp) {
-        auto pb = PacketBuffer::over(buf_, kHeadroom, static_cast<size_t>(n));
-        if (pb) inbound(*pb, 0);
-        continue;
+  for (int round = 0; round < 2; ++round) {  // bounded: the other descriptors wait meanwhile
+    const size_t n = recv_.receive(fd, burst_, kSlot, kHeadroom, kMaxPacket,
+                                   port == kNattPort ? s.udp4500_drops : ignored);
+    for (size_t i = 0; i < n; ++i) {
+      const auto peer = from_sockaddr(recv_.from(i));
+      if (!peer) continue;
+      const MutableByteView slot = slot_of(i);
+      const MutableByteView data = slot.subspan(kHeadroom, recv_.length(i));
+      if (port == kNattPort) {
+        // RFC 3948 2.2: ESP, IKE behind the non-ESP marker, or a keepalive.
+        auto kind = wire::classify_udp4500(data);
+        if (!kind || kind->kind == wire::NattKind::keepalive) continue;
+        if (kind->kind == wire::NattKind::esp) {
+          auto pb = PacketBuffer::over(slot, kHeadroom, recv_.length(i));
+          if (pb) inbound(*pb, 0);
+          continue;
+        }
       }
+      engine_->receive(now(), ike::Path{{s.address, port}, *peer}, data, *this);
     }
-    engine_->receive(now(), ike::Path{{s.address, port}, *peer}, data, *this);
+    if (n < gateway::kBurst) return;
   }
 }
 
 void Gateway::receive_esp(LocalSockets& s) {
-  while (true) {
-    const ssize_t n =
-        gateway::receive(s.esp, std::span(buf_).subspan(kHeadroom, kMaxPacket), nullptr, s.esp_drops);
-    if (n < 0) return;
-    size_t offset = 0;
-    uint8_t ecn = 0;
-    if (s.address.is_v4()) {
-      // An IPv4 raw socket hands over the IP header too.
-      const ByteView p = ByteView(buf_).subspan(kHeadroom, static_cast<size_t>(n));
-      if (p.size() < 20) continue;
-      offset = size_t{4} * (p[0] & 15u);
-      ecn = p[1] & 3u;
-      if (offset < 20 || offset > p.size()) continue;
+  for (int round = 0; round < 2; ++round) {
+    const size_t n = recv_.receive(s.esp, burst_, kSlot, kHeadroom, kMaxPacket, s.esp_drops);
+    for (size_t i = 0; i < n; ++i) {
+      const MutableByteView slot = slot_of(i);
+      const size_t length = recv_.length(i);
+      size_t offset = 0;
+      uint8_t ecn = 0;
+      if (s.address.is_v4()) {
+        // An IPv4 raw socket hands over the IP header too.
+        const ByteView p = slot.subspan(kHeadroom, length);
+        if (p.size() < 20) continue;
+        offset = size_t{4} * (p[0] & 15u);
+        ecn = p[1] & 3u;
+        if (offset < 20 || offset > p.size()) continue;
+      }
+      auto pb = PacketBuffer::over(slot, kHeadroom + offset, length - offset);
+      if (pb) inbound(*pb, ecn);
     }
-    auto pb = PacketBuffer::over(buf_, kHeadroom + offset, static_cast<size_t>(n) - offset);
-    if (pb) inbound(*pb, ecn);
+    if (n < gateway::kBurst) return;
   }
 }
 
 void Gateway::read_tun() {
-  // Bounded per wake-up, so the sockets and timers are served under load.
-  for (int i = 0; i < 64; ++i) {
-    const ssize_t n = ::read(tun_, buf_.data() + kHeadroom, kMaxPacket);
-    if (n <= 0) return;
-    auto pb = PacketBuffer::over(buf_, kHeadroom, static_cast<size_t>(n));
-    if (pb) outbound(*pb, now());
+  // One burst per wake-up (the other descriptors and the timers wait
+  // meanwhile): each packet in its own slot, sealed in place, then all of
+  // them sent with one sendmmsg.
+  const Timestamp t = now();
+  for (size_t i = 0; i < gateway::kBurst; ++i) {
+    const MutableByteView slot = slot_of(i);
+    const ssize_t n = ::read(tun_, slot.data() + kHeadroom, kMaxPacket);
+    if (n <= 0) break;
+    auto pb = PacketBuffer::over(slot, kHeadroom, static_cast<size_t>(n));
+    if (pb) outbound(*pb, t);
   }
+  flush();
 }
 
 void Gateway::timers() {

@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <span>
@@ -151,27 +153,97 @@ inline void prepare_datapath_socket(int fd) {
   (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
 }
 
-// receive: one datagram into `into` (recvmsg); `from` gets the sender when
-// given, `drops` the socket's drop count when the kernel reported it.
-inline ssize_t receive(int fd, std::span<uint8_t> into, sockaddr_storage* from, uint32_t& drops) {
-  iovec iov{into.data(), into.size()};
-  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(uint32_t))];
-  msghdr m{};
-  m.msg_name = from;
-  m.msg_namelen = from != nullptr ? sizeof *from : 0;
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
-  const ssize_t n = recvmsg(fd, &m, 0);
-  if (n < 0) return n;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
-        c->cmsg_len >= CMSG_LEN(sizeof(uint32_t)))
-      std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+// kBurst: datagrams per sendmmsg/recvmmsg (one system call for a burst
+// instead of one per packet).
+inline constexpr size_t kBurst = 32;
+
+// SendBatch: datagrams queued with their socket and destination, sent by
+// flush() with one sendmmsg per run of datagrams for the same socket. The
+// bytes are not copied: they must stay put until flush().
+class SendBatch {
+ public:
+  [[nodiscard]] bool full() const noexcept { return count_ == kBurst; }
+  void add(int fd, const sockaddr_storage& to, socklen_t to_size, std::span<const uint8_t> bytes) noexcept {
+    to_[count_] = to;
+    iov_[count_] = iovec{const_cast<uint8_t*>(bytes.data()), bytes.size()};  // sendmmsg does not write
+    msgs_[count_] = mmsghdr{};
+    msgs_[count_].msg_hdr.msg_name = &to_[count_];
+    msgs_[count_].msg_hdr.msg_namelen = to_size;
+    msgs_[count_].msg_hdr.msg_iov = &iov_[count_];
+    msgs_[count_].msg_hdr.msg_iovlen = 1;
+    fd_[count_] = fd;
+    ++count_;
   }
-  return n;
-}
+  // flush: send what is queued; returns how many datagrams the kernel
+  // refused (errno tells the last reason). A full socket buffer drops, as a
+  // router's queue would.
+  size_t flush() noexcept {
+    size_t failed = 0;
+    for (size_t i = 0; i < count_;) {
+      size_t end = i;
+      while (end < count_ && fd_[end] == fd_[i]) ++end;
+      while (i < end) {
+        const int sent = sendmmsg(fd_[i], &msgs_[i], static_cast<unsigned>(end - i), 0);
+        if (sent <= 0) {  // the first of them failed: skip it, try the rest
+          ++failed;
+          ++i;
+        } else {
+          i += static_cast<size_t>(sent);
+        }
+      }
+    }
+    count_ = 0;
+    return failed;
+  }
+
+ private:
+  std::array<mmsghdr, kBurst> msgs_{};
+  std::array<iovec, kBurst> iov_{};
+  std::array<sockaddr_storage, kBurst> to_{};
+  std::array<int, kBurst> fd_{};
+  size_t count_ = 0;
+};
+
+// RecvBatch: up to kBurst datagrams with one recvmmsg, each into its own
+// slot of `storage` (slot i at i * slot_size + offset, at most `capacity`
+// octets), with the sender and the socket's drop count (SO_RXQ_OVFL).
+class RecvBatch {
+ public:
+  // receive: how many datagrams arrived (0: none waiting, or an error).
+  size_t receive(int fd, std::span<uint8_t> storage, size_t slot_size, size_t offset, size_t capacity,
+                 uint32_t& drops) noexcept {
+    const size_t slots = std::min(kBurst, storage.size() / slot_size);
+    for (size_t i = 0; i < slots; ++i) {
+      iov_[i] = iovec{storage.data() + i * slot_size + offset, capacity};
+      msgs_[i] = mmsghdr{};
+      msgs_[i].msg_hdr.msg_name = &from_[i];
+      msgs_[i].msg_hdr.msg_namelen = sizeof from_[i];
+      msgs_[i].msg_hdr.msg_iov = &iov_[i];
+      msgs_[i].msg_hdr.msg_iovlen = 1;
+      msgs_[i].msg_hdr.msg_control = control_[i].data();
+      msgs_[i].msg_hdr.msg_controllen = control_[i].size();
+    }
+    const int n = recvmmsg(fd, msgs_.data(), static_cast<unsigned>(slots), MSG_DONTWAIT, nullptr);
+    if (n <= 0) return 0;
+    for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
+      msghdr& m = msgs_[i].msg_hdr;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
+            c->cmsg_len >= CMSG_LEN(sizeof(uint32_t)))
+          std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+      }
+    }
+    return static_cast<size_t>(n);
+  }
+  [[nodiscard]] size_t length(size_t i) const noexcept { return msgs_[i].msg_len; }
+  [[nodiscard]] const sockaddr_storage& from(size_t i) const noexcept { return from_[i]; }
+
+ private:
+  std::array<mmsghdr, kBurst> msgs_{};
+  std::array<iovec, kBurst> iov_{};
+  std::array<sockaddr_storage, kBurst> from_{};
+  std::array<std::array<unsigned char, CMSG_SPACE(sizeof(uint32_t))>, kBurst> control_{};
+};
 
 // open_esp_socket: a raw IP protocol 50 socket bound to `local`, for ESP
 // without UDP encapsulation. IPv4 raw sockets deliver the IP header in
