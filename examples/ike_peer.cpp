@@ -344,15 +344,10 @@ class Host final : public ike::Sink, public ike::LogSink {
     }
   }
 
-  void log(ike::LogLevel level, std::string_view line) override {
-    say(level == ike::LogLevel::error   ? "log error: "
-        : level == ike::LogLevel::debug ? "log debug: "
-                                        : "log: ",
-        line);
-  }
+  void log(ike::LogLevel level, std::string_view line) override { say_log(level, line); }
 
   void on_event(const ike::Event& e) override {
-    if (e.kind != ike::EventKind::ike_sa_keys) say("event ", event_text(e));
+    say_event(e);
     switch (e.kind) {
       case ike::EventKind::ike_sa_up: up.push_back(e.ike_sa); break;
       case ike::EventKind::child_sa_install:  // into the SAD, if there were one

@@ -162,6 +162,19 @@ inline std::string event_text(const ike::Event& e) {
   return head;
 }
 
+// say_log: an engine log line ("log: ", "log error: ", "log debug: ").
+inline void say_log(ike::LogLevel level, std::string_view line) {
+  say(level == ike::LogLevel::error   ? "log error: "
+      : level == ike::LogLevel::debug ? "log debug: "
+                                      : "log: ",
+      line);
+}
+// say_event: an engine event ("event " and event_text), but not the keys
+// of ike_sa_keys, which only a key export may see.
+inline void say_event(const ike::Event& e) {
+  if (e.kind != ike::EventKind::ike_sa_keys) say("event ", event_text(e));
+}
+
 inline std::optional<std::vector<uint8_t>> try_read_file(const std::string& path) {
   std::vector<uint8_t> out;
   FILE* f = std::fopen(path.c_str(), "rb");

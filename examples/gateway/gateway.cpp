@@ -208,15 +208,10 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
           endpoint_text(d.path.local) + " -> " + endpoint_text(d.path.remote) + ": " + std::strerror(errno));
   }
 
-  void log(ike::LogLevel level, std::string_view line) override {
-    say(level == ike::LogLevel::error   ? "log error: "
-        : level == ike::LogLevel::debug ? "log debug: "
-                                        : "log: ",
-        line);
-  }
+  void log(ike::LogLevel level, std::string_view line) override { say_log(level, line); }
 
   void on_event(const ike::Event& e) override {
-    if (e.kind != ike::EventKind::ike_sa_keys) say("event ", event_text(e));
+    say_event(e);
     switch (e.kind) {
       case ike::EventKind::ike_sa_up:
         up_.push_back(e.ike_sa);

@@ -60,15 +60,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-skip() {
-  echo "gateway_pair: cannot run: $*"
-  if [ "${CI:-}" = true ]; then
-    echo "gateway_pair: FAIL (CI=true: this test must run; see scripts/setup.sh)"
-    exit 1
-  fi
-  echo "gateway_pair: skipped"
-  exit 77
-}
+name=gateway_pair
+# shellcheck source=tests/interop/scenarios.sh
+source "$(dirname "$0")/scenarios.sh"
 
 [ -x "$gateway" ] || { echo "gateway_pair: --gateway '$gateway' is not an executable" >&2; exit 2; }
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "gateway_pair: --jobs wants a positive number" >&2; exit 2; }
@@ -84,25 +78,6 @@ ip netns del $probe
 
 work=$(mktemp -d /tmp/gw-pair.XXXXXX)
 mkdir -p "$work/ws-empty"  # tshark without personal settings (no ESP keys)
-pids=() namespaces=() bg=() order=()
-# cleanup: end what this shell (a scenario) started: processes by PID
-# (SIGTERM, then SIGKILL after 2 s), then its namespaces.
-cleanup() {
-  local p _
-  trap '' INT TERM  # not cut short by a second signal
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 20); do alive "$p" || break; sleep 0.1; done
-    kill -9 "$p" 2> /dev/null
-  done
-  for p in "${pids[@]}"; do wait "$p" 2> /dev/null; done
-  for p in "${namespaces[@]}"; do ip netns del "$p" 2> /dev/null; done
-  pids=() namespaces=()
-}
-# alive PID: running (a zombie, exited but not yet waited for, is not).
-alive() {
-  [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*[ZX]' "/proc/$1/status" 2> /dev/null
-}
 trap cleanup EXIT
 # The scenarios run in the background and clean up after themselves on
 # SIGTERM (and SIGINT: Ctrl-C reaches them too); then whatever namespace of
@@ -120,22 +95,6 @@ trap interrupted INT TERM
 
 psk="pair-psk-0123456789abcdef"
 
-# wait_for CONDITION-COMMAND SECONDS: poll every 0.1 s.
-wait_for() {
-  local _
-  for _ in $(seq "$(awk "BEGIN { print int(($2) * 10) }")"); do eval "$1" && return 0; sleep 0.1; done
-  return 1
-}
-# now_ms: a wall clock in milliseconds.
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# fail TEXT: one failure of the running scenario.
-fail() { fails+=("$*"); }
-# at_least N PATTERN FILE WHAT: grep -Ec PATTERN FILE must count N or more.
-at_least() {
-  local n
-  n=$(grep -Ec -- "$2" "$3" 2> /dev/null)
-  [ "${n:-0}" -ge "$1" ] || fail "$4: ${n:-0}, not at least $1 (/$2/ in ${3#"$dir"/})"
-}
 # other SIDE: the other gateway (A <-> B).
 other() { if [ "$1" = A ]; then echo B; else echo A; fi; }
 
@@ -551,7 +510,7 @@ body_dpd() {
 # requests and replies each way) and every encrypted IKE message without
 # an expert warning.
 check_keys() {
-  local ws=$dir/ws f s
+  local f s
   for s in A B; do
     for f in esp_sa ikev2_decryption_table; do
       [ -s "$dir/keys-$s/$f" ] || { fail "key_export: no keys-$s/$f"; return; }
@@ -561,53 +520,10 @@ check_keys() {
     cmp -s <(sort "$dir/keys-A/$f") <(sort "$dir/keys-B/$f") ||
       fail "key_export: A's and B's $f differ (keys-A/$f, keys-B/$f)"
   done
-  mkdir -p "$ws"
-  cp "$dir/keys-A/esp_sa" "$dir/keys-A/ikev2_decryption_table" "$ws/"
-  printf 'esp.enable_encryption_decode: TRUE\nesp.enable_authentication_check: TRUE\n' > "$ws/preferences"
-  : > "$dir/tshark-keys.err"
-  tshark_keys() { WIRESHARK_CONFIG_DIR=$ws tshark -n -r "$dir/outer.pcapng" "$@" 2>> "$dir/tshark-keys.err"; }
-  # ESP: ip.src/ip.dst are the outer, then the inner (decrypted) addresses.
-  tshark_keys -Y esp -T fields -e esp.spi -e ip.src -e ip.dst -e icmp.type -e esp.icv_good > "$dir/decrypted.txt"
-  tshark_keys -Y "isakmp.exchangetype >= 35" -T fields -e frame.number -e isakmp.exchangetype -e isakmp.enc.decrypted \
-    -e _ws.expert.message > "$dir/ike-decrypted.txt"
-  if grep -v "Running as user" "$dir/tshark-keys.err" | grep -q .; then
-    fail "tshark with the exported keys: $(grep -v "Running as user" "$dir/tshark-keys.err" | head -3 | tr '\n' ' ')"
-  fi
-  local counts
-  counts=$(awk -F'\t' -v a="${iaddr[A]}" -v b="${iaddr[B]}" '
-    { n++; split($2, src, ","); split($3, dst, ",")
-      if (src[2] == a && dst[2] == b && $4 == 8) req_out++
-      else if (src[2] == b && dst[2] == a && $4 == 0) rep_in++
-      else if (src[2] == b && dst[2] == a && $4 == 8) req_in++
-      else if (src[2] == a && dst[2] == b && $4 == 0) rep_out++
-      else { bad++; if (bad <= 3) spis = spis " " $1 }
-      if ($5 != "1") icv++ }
-    END { printf "%d %d %d %d %d %d %d%s\n", n, req_out, rep_in, req_in, rep_out, bad, icv, spis }' "$dir/decrypted.txt")
-  local n req_out rep_in req_in rep_out bad icv spis
-  read -r n req_out rep_in req_in rep_out bad icv spis <<< "$counts"
-  echo "decrypted ESP: $n packets: echo requests A->B $req_out, replies $rep_in; B->A $req_in, replies $rep_out;" \
-    "not decrypted $bad, ICV not good $icv"
-  [ "$req_out" -ge 3 ] && [ "$rep_in" -ge 3 ] && [ "$req_in" -ge 3 ] && [ "$rep_out" -ge 3 ] ||
-    fail "tshark: not 3 decrypted echo requests and replies each way (decrypted.txt)"
-  [ "$bad" -eq 0 ] || fail "tshark: $bad ESP packets not decrypted to an echo between the inside hosts (SPIs$spis)"
-  [ "$icv" -eq 0 ] || fail "tshark: $icv ESP packets without a good ICV"
-  local ike ike_ok
-  ike=$(wc -l < "$dir/ike-decrypted.txt")
-  ike_ok=$(awk -F'\t' '$3 == "1" && $4 == ""' "$dir/ike-decrypted.txt" | wc -l)
-  echo "decrypted IKE: $ike_ok of $ike encrypted messages"
-  [ "$ike" -ge 2 ] && [ "$ike_ok" -eq "$ike" ] ||
-    fail "tshark: $ike_ok of $ike encrypted IKE messages decrypted without a warning (ike-decrypted.txt)"
+  check_decryption "$dir/keys-A" "${iaddr[A]}" "${iaddr[B]}" A B
 }
 
 # ---- running the scenarios ----
-
-declare -A result seconds detail
-selected() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
-running() {
-  local j n=0
-  for j in "${bg[@]}"; do kill -0 "$j" 2> /dev/null && n=$((n + 1)); done
-  echo $n
-}
 
 # scenario ID DESCRIPTION [KEY=VALUE...]: run one in the background (at
 # most --jobs at once). Keys: net (v4|v6), start_A, start_B (start|trap|
@@ -616,25 +532,11 @@ running() {
 # global_B (lines added to the [connection] and [gateway] sections), body,
 # post (after the capture), min_spis, drops_A, drops_B (what the status
 # lines may say about drops after the first pings: an ERE).
-scenario() {
-  local id=$1
-  selected "$id" || return 0
-  order+=("$id")
-  detail[$id]=$2
-  mkdir -p "$work/$id"
-  while [ "$(running)" -ge "$jobs" ]; do sleep 0.2; done
-  run_scenario "$@" > "$work/$id.out" 2>&1 &
-  bg+=($!)
-}
 
 run_scenario() {
   local id=$1 desc=$2
   shift 2
-  trap cleanup EXIT
-  # Ctrl-C reaches every process of the group: the scenario too must clean up.
-  trap 'trap "" INT TERM; exit 143' TERM
-  trap 'trap "" INT TERM; exit 130' INT
-  pids=() namespaces=()
+  scenario_traps
   # shellcheck disable=SC2034  # start_*, conn_*, global_*, drops_*: read as ${!name}
   local net=v4 start_A=start start_B=none first=A ike=aes256gcm16-prfsha256-x25519 esp=aes256gcm16 conn_A="" conn_B="" \
     global_A="" global_B="" drops_A="drops 0," drops_B="drops 0,"
@@ -712,7 +614,6 @@ run_scenario() {
   fi
 }
 
-all_started=$(date +%s%N)
 keys=("global_A=key_export = KEYDIR" "global_B=key_export = KEYDIR" post=check_keys)
 # IPv6 on: the kernel sends a Router Solicitation (and MLD) from the TUN
 # device's link-local address: no policy for it (RFC 4301 discard).
@@ -740,29 +641,4 @@ scenario g "aes128-sha256-ecp256 / esp aes128-sha256 (AES-CBC + HMAC-SHA2-256); 
 scenario g2 "chacha20poly1305-prfsha256-modp2048 / esp chacha20poly1305" \
   ike=chacha20poly1305-prfsha256-modp2048 esp=chacha20poly1305 esp_algs=CHACHA20_POLY1305
 
-wait "${bg[@]}" 2> /dev/null
-for id in "${order[@]}"; do
-  cat "$work/$id.out"
-  read -r r t < "$work/$id/result" 2> /dev/null || { r=FAIL t=0; echo "--- $id: no result (crashed?)"; }
-  result[$id]=$r
-  seconds[$id]=$t
-done
-
-echo
-echo "gateway_pair: tshark $(dpkg-query -W -f='${Version}' tshark 2> /dev/null)"
-failed=0
-printf '%-3s %-6s %6s  %s\n' id result time scenario
-[ ${#order[@]} -eq 0 ] || mapfile -t order < <(printf '%s\n' "${order[@]}" | sort)
-for id in "${order[@]}"; do
-  printf '%-3s %-6s %4d.%ds  %s\n' "$id" "${result[$id]}" $((seconds[$id] / 10)) $((seconds[$id] % 10)) "${detail[$id]}"
-  [ "${result[$id]}" = PASS ] || failed=1
-done
-[ ${#order[@]} -gt 0 ] || { echo "gateway_pair: no scenario selected"; rm -rf "$work"; exit 2; }
-if [ $failed -eq 0 ] && [ $keep -eq 0 ]; then
-  rm -rf "$work"
-else
-  echo "logs: $work"
-fi
-total=$((($(date +%s%N) - all_started) / 100000000))
-echo "gateway_pair: ${#order[@]} scenarios in $((total / 10)).$((total % 10)) s"
-exit $failed
+finish_scenarios "gateway_pair: tshark $(dpkg-query -W -f='${Version}' tshark 2> /dev/null)"

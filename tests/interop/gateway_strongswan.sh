@@ -76,15 +76,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-skip() {
-  echo "gateway_strongswan: cannot run: $*"
-  if [ "${CI:-}" = true ]; then
-    echo "gateway_strongswan: FAIL (CI=true: this test must run; see scripts/setup.sh)"
-    exit 1
-  fi
-  echo "gateway_strongswan: skipped"
-  exit 77
-}
+name=gateway_strongswan
+# shellcheck source=tests/interop/scenarios.sh
+source "$(dirname "$0")/scenarios.sh"
 
 charon=/usr/lib/ipsec/charon
 plugins=/usr/lib/ipsec/plugins
@@ -107,24 +101,6 @@ ip netns del $probe
 
 work=$(mktemp -d /tmp/gw-sw.XXXXXX)  # short: vici socket paths must stay under 108 bytes
 mkdir -p "$work/ws-empty"            # tshark without personal settings (no ESP keys)
-pids=() namespaces=() bg=()
-# cleanup: end what this shell (a scenario) started: processes by PID
-# (SIGTERM, then SIGKILL after 2 s), then its namespaces.
-cleanup() {
-  local p _
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 20); do alive "$p" || break; sleep 0.1; done
-    kill -9 "$p" 2> /dev/null
-  done
-  for p in "${pids[@]}"; do wait "$p" 2> /dev/null; done
-  for p in "${namespaces[@]}"; do ip netns del "$p" 2> /dev/null; done
-  pids=() namespaces=()
-}
-# alive PID: running (a zombie, exited but not yet waited for, is not).
-alive() {
-  [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*[ZX]' "/proc/$1/status" 2> /dev/null
-}
 trap cleanup EXIT
 # The scenarios run in the background and clean up after themselves on SIGTERM.
 trap 'echo "gateway_strongswan: interrupted; logs: $work"; kill "${bg[@]}" 2> /dev/null; wait; exit 130' INT TERM
@@ -142,22 +118,6 @@ for alg in ec rsa ed25519; do
   fi
 done
 
-# wait_for CONDITION-COMMAND SECONDS: poll every 0.1 s.
-wait_for() {
-  local _
-  for _ in $(seq "$(awk "BEGIN { print int(($2) * 10) }")"); do eval "$1" && return 0; sleep 0.1; done
-  return 1
-}
-# now_ms: a wall clock in milliseconds.
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# fail TEXT: one failure of the running scenario.
-fail() { fails+=("$*"); }
-# at_least N PATTERN FILE WHAT: grep -Ec PATTERN FILE must count N or more.
-at_least() {
-  local n
-  n=$(grep -Ec -- "$2" "$3" 2> /dev/null)
-  [ "${n:-0}" -ge "$1" ] || fail "$4: ${n:-0}, not at least $1 (/$2/ in ${3#"$dir"/})"
-}
 # sw_ctl ARGS...: swanctl against this scenario's charon.
 sw_ctl() { SWANCTL_DIR=$dir/charon/swanctl swanctl "$@" --uri "unix://$dir/charon/charon.vici"; }
 
@@ -799,58 +759,14 @@ body_trap_again() {
 # every encrypted IKE message (IKE_AUTH and later, with rekeys: new keys)
 # without an expert warning.
 check_keys() {
-  local k=$dir/keys ws=$dir/ws f
+  local k=$dir/keys f
   for f in esp_sa ikev2_decryption_table; do
     [ -s "$k/$f" ] || { fail "key_export: no $k/$f"; return; }
   done
-  mkdir -p "$ws"
-  cp "$k/esp_sa" "$k/ikev2_decryption_table" "$ws/"
-  printf 'esp.enable_encryption_decode: TRUE\nesp.enable_authentication_check: TRUE\n' > "$ws/preferences"
-  : > "$dir/tshark-keys.err"
-  tshark_keys() { WIRESHARK_CONFIG_DIR=$ws tshark -n -r "$dir/outer.pcapng" "$@" 2>> "$dir/tshark-keys.err"; }
-  # ESP: ip.src/ip.dst are the outer, then the inner (decrypted) addresses.
-  tshark_keys -Y esp -T fields -e esp.spi -e ip.src -e ip.dst -e icmp.type -e esp.icv_good > "$dir/decrypted.txt"
-  tshark_keys -Y "isakmp.exchangetype >= 35" -T fields -e frame.number -e isakmp.exchangetype -e isakmp.enc.decrypted \
-    -e _ws.expert.message > "$dir/ike-decrypted.txt"
-  if grep -v "Running as user" "$dir/tshark-keys.err" | grep -q .; then
-    fail "tshark with the exported keys: $(grep -v "Running as user" "$dir/tshark-keys.err" | head -3 | tr '\n' ' ')"
-  fi
-  local counts
-  counts=$(awk -F'\t' -v g="$gw_in" -v s="$sw_in" '
-    { n++; split($2, src, ","); split($3, dst, ",")
-      if (src[2] == g && dst[2] == s && $4 == 8) req_out++
-      else if (src[2] == s && dst[2] == g && $4 == 0) rep_in++
-      else if (src[2] == s && dst[2] == g && $4 == 8) req_in++
-      else if (src[2] == g && dst[2] == s && $4 == 0) rep_out++
-      else { bad++; if (bad <= 3) spis = spis " " $1 }
-      if ($5 != "1") icv++ }
-    END { printf "%d %d %d %d %d %d %d%s\n", n, req_out, rep_in, req_in, rep_out, bad, icv, spis }' "$dir/decrypted.txt")
-  local n req_out rep_in req_in rep_out bad icv spis
-  read -r n req_out rep_in req_in rep_out bad icv spis <<< "$counts"
-  echo "decrypted ESP: $n packets: echo requests gw->sw $req_out, replies $rep_in; sw->gw $req_in, replies $rep_out;" \
-    "not decrypted $bad, ICV not good $icv"
-  [ "$req_out" -ge 3 ] && [ "$rep_in" -ge 3 ] && [ "$req_in" -ge 3 ] && [ "$rep_out" -ge 3 ] ||
-    fail "tshark: not 3 decrypted echo requests and replies each way (decrypted.txt)"
-  [ "$bad" -eq 0 ] || fail "tshark: $bad ESP packets not decrypted to an echo between the inside hosts (SPIs$spis)"
-  [ "$icv" -eq 0 ] || fail "tshark: $icv ESP packets without a good ICV"
-  local ike ike_ok
-  ike=$(wc -l < "$dir/ike-decrypted.txt")
-  ike_ok=$(awk -F'\t' '$3 == "1" && $4 == ""' "$dir/ike-decrypted.txt" | wc -l)
-  echo "decrypted IKE: $ike_ok of $ike encrypted messages"
-  [ "$ike" -ge 2 ] && [ "$ike_ok" -eq "$ike" ] ||
-    fail "tshark: $ike_ok of $ike encrypted IKE messages decrypted without a warning (ike-decrypted.txt)"
+  check_decryption "$k" "$gw_in" "$sw_in" gw sw
 }
 
 # ---- running the scenarios ----
-
-declare -A result seconds detail
-order=()
-selected() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
-running() {
-  local j n=0
-  for j in "${bg[@]}"; do kill -0 "$j" 2> /dev/null && n=$((n + 1)); done
-  echo $n
-}
 
 # scenario ID DESCRIPTION [KEY=VALUE...]: run one in the background (at
 # most --jobs at once). Keys: init (gw|sw|trap), auth (psk|ec|rsa|ed25519),
@@ -858,23 +774,11 @@ running() {
 # in swanctl --list-sas), gw_global, gw_conn (lines added to the
 # gateway's [gateway] and [connection] sections), sw_extra (appended to
 # swanctl.conf), body, post (after the capture), min_spis, strict_drops.
-scenario() {
-  local id=$1
-  selected "$id" || return 0
-  order+=("$id")
-  detail[$id]=$2
-  mkdir -p "$work/$id"
-  while [ "$(running)" -ge "$jobs" ]; do sleep 0.2; done
-  run_scenario "$@" > "$work/$id.out" 2>&1 &
-  bg+=($!)
-}
 
 run_scenario() {
   local id=$1 desc=$2
   shift 2
-  trap cleanup EXIT
-  trap 'exit 143' TERM
-  pids=() namespaces=()
+  scenario_traps
   local init=gw auth=psk net=v4 ike=aes256gcm16-prfsha256-x25519 esp=aes256gcm16
   local ike_algs=AES_GCM_16-256/PRF_HMAC_SHA2_256/CURVE_25519 esp_algs=AES_GCM_16-256
   local gw_global="" gw_conn="" sw_extra="" body="" post="" min_spis=1 strict_drops=1 nat_udp_timeout="" kv
@@ -956,7 +860,6 @@ run_scenario() {
   fi
 }
 
-all_started=$(date +%s%N)
 child5=$'connections {\n  s2s {\n    children {\n      net {\n        rekey_time = 5s\n        rand_time = 1s\n      }\n    }\n  }\n}'
 ike5=$'connections {\n  s2s {\n    rekey_time = 5s\n    over_time = 5s\n    rand_time = 1s\n  }\n}'
 cbc=(ike=aes128-sha256-ecp256 esp=aes128-sha256 ike_algs=AES_CBC-128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/ECP_256
@@ -997,30 +900,4 @@ scenario o2 "SIGTERM with charon silent (nftables drop): the gateway waits 2 s f
   body=body_unanswered_delete
 scenario p "key_export: tshark decrypts the captured ESP and IKE with the exported UAT files" "${keys[@]}"
 
-wait "${bg[@]}" 2> /dev/null
-for id in "${order[@]}"; do
-  cat "$work/$id.out"
-  read -r r t < "$work/$id/result" 2> /dev/null || { r=FAIL t=0; echo "--- $id: no result (crashed?)"; }
-  result[$id]=$r
-  seconds[$id]=$t
-done
-
-echo
-echo "gateway_strongswan: strongSwan $(dpkg-query -W -f='${Version}' strongswan-charon 2> /dev/null)," \
-  "tshark $(dpkg-query -W -f='${Version}' tshark 2> /dev/null)"
-failed=0
-printf '%-3s %-6s %6s  %s\n' id result time scenario
-[ ${#order[@]} -eq 0 ] || mapfile -t order < <(printf '%s\n' "${order[@]}" | sort)
-for id in "${order[@]}"; do
-  printf '%-3s %-6s %4d.%ds  %s\n' "$id" "${result[$id]}" $((seconds[$id] / 10)) $((seconds[$id] % 10)) "${detail[$id]}"
-  [ "${result[$id]}" = PASS ] || failed=1
-done
-[ ${#order[@]} -gt 0 ] || { echo "gateway_strongswan: no scenario selected"; rm -rf "$work"; exit 2; }
-if [ $failed -eq 0 ] && [ $keep -eq 0 ]; then
-  rm -rf "$work"
-else
-  echo "logs: $work"
-fi
-total=$((($(date +%s%N) - all_started) / 100000000))
-echo "gateway_strongswan: ${#order[@]} scenarios in $((total / 10)).$((total % 10)) s"
-exit $failed
+finish_scenarios "gateway_strongswan: strongSwan $(dpkg-query -W -f='${Version}' strongswan-charon 2> /dev/null), tshark $(dpkg-query -W -f='${Version}' tshark 2> /dev/null)"
