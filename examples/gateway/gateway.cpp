@@ -15,7 +15,8 @@
 //     during an ACQUIRE sent once their SA is up, key export for Wireshark.
 // SIGINT/SIGTERM delete every IKE SA (up to 2 s for the answers) before
 // exiting; SIGUSR1 prints a status line. The configuration file is
-// described in examples/gateway/README section of the top-level README.
+// described in the README ("The gateway example"); site-a.conf and
+// site-b.conf beside this file are complete examples.
 #include <ipsec/ipsec.hpp>
 
 #include <signal.h>
@@ -244,10 +245,7 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
         }
         break;
       }
-      case ike::EventKind::child_sa_up:
-        ++children_up_;
-        release_held(e.child->reqid);
-        break;
+      case ike::EventKind::child_sa_up: release_held(e.child->reqid); break;
       case ike::EventKind::child_sa_delete:
         if (e.child != nullptr) ike::remove_child(datapath_->sad(), *e.child);
         break;
@@ -493,7 +491,6 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
     Duration interval;
   };
   std::vector<Keepalive> keepalives_;
-  uint64_t children_up_ = 0;
   // Packets land behind ESP's headroom, one per slot of a burst: ESP works
   // in place, and a burst leaves with one sendmmsg.
   std::vector<uint8_t> burst_ = std::vector<uint8_t>(gateway::kBurst * kSlot);
