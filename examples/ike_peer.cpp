@@ -565,14 +565,7 @@ int main(int argc, char** argv) {
   sa::PadEntryConfig pc;
   pc.id = 1;
   if (opt.psk.empty()) {
-    // RFC 7427 signatures, and the older RSA/ECDSA methods for peers that
-    // do not announce SIGNATURE_HASH_ALGORITHMS.
-    pc.auth = sa::AuthMethodSet()
-                  .allow(wire::AuthMethod::digital_signature)
-                  .allow(wire::AuthMethod::rsa_signature)
-                  .allow(wire::AuthMethod::ecdsa_sha256_p256)
-                  .allow(wire::AuthMethod::ecdsa_sha384_p384)
-                  .allow(wire::AuthMethod::ecdsa_sha512_p521);
+    pc.auth = signature_methods();
     pc.trust_anchors = anchor_ids;
   } else {
     pc.auth = sa::AuthMethodSet().allow(wire::AuthMethod::shared_key_mic);

@@ -175,6 +175,18 @@ inline void say_event(const ike::Event& e) {
   if (e.kind != ike::EventKind::ike_sa_keys) say("event ", event_text(e));
 }
 
+// signature_methods: what a PAD entry for certificate authentication
+// accepts: RFC 7427 signatures, and the older RSA/ECDSA methods for peers
+// that do not announce SIGNATURE_HASH_ALGORITHMS (RFC 7296 3.8).
+inline sa::AuthMethodSet signature_methods() {
+  return sa::AuthMethodSet()
+      .allow(wire::AuthMethod::digital_signature)
+      .allow(wire::AuthMethod::rsa_signature)
+      .allow(wire::AuthMethod::ecdsa_sha256_p256)
+      .allow(wire::AuthMethod::ecdsa_sha384_p384)
+      .allow(wire::AuthMethod::ecdsa_sha512_p521);
+}
+
 inline std::optional<std::vector<uint8_t>> try_read_file(const std::string& path) {
   std::vector<uint8_t> out;
   FILE* f = std::fopen(path.c_str(), "rb");

@@ -303,14 +303,7 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
     sa::PadEntryConfig pc;
     pc.id = id;
     if (cc.auth == gateway::ConnectionConfig::Auth::pubkey) {
-      // RFC 7427 signatures, and the older RSA/ECDSA methods for peers that
-      // do not announce SIGNATURE_HASH_ALGORITHMS (RFC 7296 3.8).
-      pc.auth = sa::AuthMethodSet()
-                    .allow(wire::AuthMethod::digital_signature)
-                    .allow(wire::AuthMethod::rsa_signature)
-                    .allow(wire::AuthMethod::ecdsa_sha256_p256)
-                    .allow(wire::AuthMethod::ecdsa_sha384_p384)
-                    .allow(wire::AuthMethod::ecdsa_sha512_p521);
+      pc.auth = signature_methods();
       pc.trust_anchors = anchor_ids_;
       pc.id_must_match_certificate = true;
     } else {
@@ -402,7 +395,7 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
   void transmit(PacketBuffer& pb, const sa::DatapathResult& r) {
     const ByteView p = pb.data();
     const bool v4 = (p[0] >> 4) == 4;
-    const size_t ip_size = v4 ? size_t{20} + 0 : size_t{40};
+    const size_t ip_size = v4 ? size_t{20} : size_t{40};  // the datapath writes no options
     auto src = IpAddress::from_bytes(v4 ? p.subspan(12, 4) : p.subspan(8, 16));
     auto dst = IpAddress::from_bytes(v4 ? p.subspan(16, 4) : p.subspan(24, 16));
     const LocalSockets* s = src ? sockets_of(*src) : nullptr;

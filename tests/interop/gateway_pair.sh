@@ -446,29 +446,15 @@ settle() {
   return 1
 }
 
-# conf_seconds KEY DEFAULT: KEY's value in A's configuration (a number, or
-# a duration in s/m/h), else DEFAULT.
-conf_seconds() {
-  local v
-  v=$(sed -n "s/^ *$1 *= *\([0-9.]*[smh]\?\) *\(#.*\)\?$/\1/p" "$dir/A.conf" | tail -1)
-  v=${v:-$2}
-  case $v in
-    *s) echo "${v%s}" ;;
-    *m) awk -v x="${v%m}" 'BEGIN { print x * 60 }' ;;
-    *h) awk -v x="${v%h}" 'BEGIN { print x * 3600 }' ;;
-    *) echo "$v" ;;
-  esac
-}
-
 # body_dpd (e): A's DPD (dpd_delay, retransmit_* from its config) on the
 # idle tunnel: once a DPD request was answered, B is killed (SIGKILL: no
 # Delete). A must report ike_sa_down with peer_dead dpd_delay +
 # retransmit_timeout * (1 + base + ... + base^tries) after it last heard
 # from B (its own clock), its child SA deleted.
 body_dpd() {
-  local dpd rt base tries
-  dpd=$(conf_seconds dpd_delay 30) rt=$(conf_seconds retransmit_timeout 4)
-  base=$(conf_seconds retransmit_base 1.8) tries=$(conf_seconds retransmit_tries 5)
+  local dpd rt base tries c=$dir/A.conf
+  dpd=$(conf_seconds "$c" dpd_delay 30) rt=$(conf_seconds "$c" retransmit_timeout 4)
+  base=$(conf_seconds "$c" retransmit_base 1.8) tries=$(conf_seconds "$c" retransmit_tries 5)
   if ! wait_for "grep -Eq 'received INFORMATIONAL response [0-9]+ \[ \]' $dir/A.txt" "$dpd + 3"; then
     fail "A: no DPD exchange (empty INFORMATIONAL) within $dpd + 3 s"
     return

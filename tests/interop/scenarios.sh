@@ -62,6 +62,20 @@ at_least() {
   [ "${n:-0}" -ge "$1" ] || fail "$4: ${n:-0}, not at least $1 (/$2/ in ${3#"$dir"/})"
 }
 
+# conf_seconds FILE KEY DEFAULT: KEY's value in a gateway configuration
+# FILE (a number, or a duration in s/m/h), else DEFAULT.
+conf_seconds() {
+  local v
+  v=$(sed -n "s/^ *$2 *= *\([0-9.]*[smh]\?\) *\(#.*\)\?$/\1/p" "$1" | tail -1)
+  v=${v:-$3}
+  case $v in
+    *s) echo "${v%s}" ;;
+    *m) awk -v x="${v%m}" 'BEGIN { print x * 60 }' ;;
+    *h) awk -v x="${v%h}" 'BEGIN { print x * 3600 }' ;;
+    *) echo "$v" ;;
+  esac
+}
+
 # check_decryption KEYDIR IN_A IN_B NAME_A NAME_B: tshark, with only the
 # esp_sa and ikev2_decryption_table files in KEYDIR as its configuration,
 # must decrypt every ESP packet of $dir/outer.pcapng to an echo request or
