@@ -18,6 +18,9 @@
 //    only is sealed again (build_protected_message, SeededRng) and must
 //    open to the same inner models.
 // Deterministic: fixed keys, a fixed seed, no state kept across inputs.
+// libFuzzer builds also get the structure-aware mutator of ike_mutator.hpp
+// (IPSEC_FUZZ_NO_CUSTOM_MUTATOR=1 turns it off): the chain mode as a
+// payload chain, the keyed modes with their datagram framing kept.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -28,6 +31,36 @@
 #include "ipsec/wire/ike_fragment.hpp"
 
 using namespace ike_fuzz;
+
+#if defined(IPSEC_FUZZ_LIBFUZZER)
+#include "ike_mutator.hpp"
+
+// Weak: an external engine without it gets ike_mutator's own byte mutator.
+extern "C" __attribute__((weak)) size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
+
+namespace {
+bool keyed(const uint8_t* data, size_t size) {
+  return size > 0 &&
+         (data[0] == static_cast<uint8_t>(Suite::cbc_hmac) || data[0] == static_cast<uint8_t>(Suite::gcm));
+}
+}  // namespace
+
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size, unsigned int seed) {
+  if (keyed(data, size)) return ike_mutator::mutate_datagrams(data, size, max_size, seed, LLVMFuzzerMutate);
+  return ike_mutator::custom_mutate(ike_mutator::Framing::inner, data, size, max_size, seed,
+                                    LLVMFuzzerMutate);
+}
+
+// Crossover within the chain mode only: a keyed input's datagrams are not a
+// chain.
+extern "C" size_t LLVMFuzzerCustomCrossOver(const uint8_t* data1, size_t size1, const uint8_t* data2,
+                                            size_t size2, uint8_t* out, size_t max_out_size,
+                                            unsigned int seed) {
+  if (keyed(data1, size1) || keyed(data2, size2)) return 0;
+  return ike_mutator::custom_cross_over(ike_mutator::Framing::inner, data1, size1, data2, size2, out,
+                                        max_out_size, seed);
+}
+#endif
 
 namespace {
 

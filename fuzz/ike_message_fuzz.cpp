@@ -13,12 +13,33 @@
 //  - the chain one octet short fails with truncated, and a payload limit one
 //    below the count fails with limit_exceeded;
 //  - summarize() fits its buffer.
+// libFuzzer builds also get the structure-aware mutator of ike_mutator.hpp
+// (IPSEC_FUZZ_NO_CUSTOM_MUTATOR=1 turns it off).
 #include <cstddef>
 #include <cstdint>
 
 #include "ike_fuzz_common.hpp"
 
 using namespace ike_fuzz;
+
+#if defined(IPSEC_FUZZ_LIBFUZZER)
+#include "ike_mutator.hpp"
+
+// Weak: an external engine without it gets ike_mutator's own byte mutator.
+extern "C" __attribute__((weak)) size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
+
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size, unsigned int seed) {
+  return ike_mutator::custom_mutate(ike_mutator::Framing::message, data, size, max_size, seed,
+                                    LLVMFuzzerMutate);
+}
+
+extern "C" size_t LLVMFuzzerCustomCrossOver(const uint8_t* data1, size_t size1, const uint8_t* data2,
+                                            size_t size2, uint8_t* out, size_t max_out_size,
+                                            unsigned int seed) {
+  return ike_mutator::custom_cross_over(ike_mutator::Framing::message, data1, size1, data2, size2, out,
+                                        max_out_size, seed);
+}
+#endif
 
 namespace {
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // make_ike_seeds: writes the seed corpora of the IKEv2 fuzz targets,
-// fuzz/corpus/ike_message/ and fuzz/corpus/ike_inner/. Built only on demand
+// fuzz/corpus/ike_message/, fuzz/corpus/ike_inner/ and fuzz/corpus/ike_policy/
+// (whose CERT payloads carry the test PKI of tests/data/x509). Built only on demand
 // (EXCLUDE_FROM_ALL); deterministic (SeededRng, fixed keys), so running it
 // again rewrites the same files:
 //   cmake --build build/fuzz --target make_ike_seeds
@@ -8,6 +9,7 @@
 // The messages are typical exchanges (RFC 7296 1.2-1.5, RFC 7383, RFC 7427)
 // built with the library's own builders; the SK and SKF ones are sealed
 // with the keys of ike_fuzz_common.hpp, which ike_inner_fuzz opens with.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -151,11 +153,13 @@ void auth_request(PayloadChainWriter& w, const std::vector<uint8_t>& cert, const
 }
 
 std::vector<uint8_t> signature_auth() {
-  std::vector<uint8_t> a;
-  a.push_back(static_cast<uint8_t>(kEd25519Ai.size()));
-  a.insert(a.end(), kEd25519Ai.begin(), kEd25519Ai.end());
+  // Sized up front: GCC 12 -O2 -Warray-bounds misjudges push_back then
+  // insert on a fresh vector once this is inlined twice.
   const auto sig = pattern(64, 0x99);
-  a.insert(a.end(), sig.begin(), sig.end());
+  std::vector<uint8_t> a(1 + kEd25519Ai.size() + sig.size());
+  a[0] = static_cast<uint8_t>(kEd25519Ai.size());
+  std::copy(kEd25519Ai.begin(), kEd25519Ai.end(), a.begin() + 1);
+  std::copy(sig.begin(), sig.end(), a.begin() + 1 + static_cast<std::ptrdiff_t>(kEd25519Ai.size()));
   return a;
 }
 
@@ -172,6 +176,140 @@ void add_inner(const std::string& name, PayloadType first, ByteView chain) {
   v.push_back(static_cast<uint8_t>(first));
   v.insert(v.end(), chain.begin(), chain.end());
   write_file("ike_inner", name, v);
+}
+
+std::vector<uint8_t> read_x509(const char* name) {
+  const std::string path = std::string(IPSEC_FUZZ_X509_DIR) + "/" + name;
+  std::vector<uint8_t> out;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    std::fprintf(stderr, "cannot open %s\n", path.c_str());
+    std::exit(1);
+  }
+  int c = 0;
+  while ((c = std::fgetc(f)) != EOF) out.push_back(static_cast<uint8_t>(c));
+  std::fclose(f);
+  return out;
+}
+
+// add_policy: an ike_policy input: the policy octet, then a chain.
+void add_policy(const std::string& name, uint8_t policy, ChainBuilder& c) {
+  const auto chain = done(c.finish());
+  std::vector<uint8_t> v = {policy, static_cast<uint8_t>(c.first_type())};
+  v.insert(v.end(), chain.begin(), chain.end());
+  write_file("ike_policy", name, v);
+}
+
+// The ike_policy seeds: what a peer sends in IKE_AUTH and CREATE_CHILD_SA
+// (RFC 7296 1.2, 1.3), against each of the target's policy sets.
+void policy_seeds(std::vector<uint8_t>& buf) {
+  const auto ec_leaf = read_x509("ec-leaf.der"), ec_int = read_x509("ec-int.der");
+  const auto rsa_leaf = read_x509("rsa-leaf.der"), rsa_int = read_x509("rsa-int.der");
+  const auto ed_leaf = read_x509("ed25519/ed-leaf.der");
+  static const std::array<uint8_t, 15> fqdn = {'g', 'w', '.', 'e', 'x', 'a', 'm', 'p',
+                                               'l', 'e', '.', 't', 'e', 's', 't'};
+  static const std::array<uint8_t, 18> email = {'a', 'l', 'i', 'c', 'e', '@', 'e', 'x', 'a',
+                                                'm', 'p', 'l', 'e', '.', 't', 'e', 's', 't'};
+  static const std::array<uint8_t, 4> v4 = {10, 0, 0, 5};
+  static const std::array<uint8_t, 3> keyid = {0x0a, 0x1b, 0x2c};
+  const std::array<uint8_t, 4> a1 = {10, 1, 2, 0}, a2 = {10, 1, 2, 255}, b1 = {10, 1, 1, 0},
+                               b2 = {10, 1, 1, 255};
+  const std::array<uint8_t, 4> any1 = {0, 0, 0, 0}, any2 = {255, 255, 255, 255};
+  const std::array<uint8_t, 4> c1 = {192, 168, 7, 0}, c2 = {192, 168, 7, 255}, h = {10, 0, 0, 1};
+  TrafficSelector ti{TsType::ipv4_addr_range, 0, 0, 65535, a1, a2, {}};
+  TrafficSelector tr{TsType::ipv4_addr_range, 0, 0, 65535, b1, b2, {}};
+  {
+    ChainBuilder c(buf);
+    c.payloads().add_id(PayloadType::id_i, {IdType::fqdn, fqdn});
+    c.payloads().add_auth({AuthMethod::shared_key_mic, pattern(32, 0xa5)});
+    const Proposal p[] = {{1, ProtocolId::esp, kEspSpi, kEspGcm}, {2, ProtocolId::esp, kEspSpi2, kEspCbcKe}};
+    c.payloads().add_sa(p);
+    c.payloads().add_ts(PayloadType::ts_i, std::span<const TrafficSelector>(&ti, 1));
+    c.payloads().add_ts(PayloadType::ts_r, std::span<const TrafficSelector>(&tr, 1));
+    add_policy("auth_psk_ts0", 0x00, c);
+  }
+  {
+    ChainBuilder c(buf);
+    const Proposal p[] = {{1, ProtocolId::ike, kIkeSpi, kIkeGcm}, {2, ProtocolId::ike, kIkeSpi, kIkeCbc}};
+    c.payloads().add_sa(p);
+    c.payloads().add_nonce(kNonce);
+    c.payloads().add_ke({crypto::KeGroup::curve25519, kKe});
+    add_policy("rekey_ike_0", 0x00, c);
+    add_policy("rekey_ike_1", 0x01, c);
+  }
+  {
+    ChainBuilder c(buf);
+    c.payloads().add_id(PayloadType::id_r, {IdType::der_asn1_dn, kDn});
+    c.payloads().add_cert({CertEncoding::x509_signature, ec_leaf});
+    c.payloads().add_cert({CertEncoding::x509_signature, ec_int});
+    c.payloads().add_certreq({CertEncoding::x509_signature, pattern(40, 0x77)});
+    c.payloads().add_auth({AuthMethod::ecdsa_sha256_p256, pattern(64, 0x42)});
+    add_policy("auth_ec_chain", 0x80, c);
+  }
+  {
+    ChainBuilder c(buf);
+    c.payloads().add_id(PayloadType::id_i, {IdType::fqdn, fqdn});
+    c.payloads().add_cert({CertEncoding::x509_signature, rsa_leaf});
+    c.payloads().add_cert({CertEncoding::x509_signature, rsa_int});
+    static const std::array<uint8_t, 16> pss = {15,   0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48,
+                                                0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
+    std::vector<uint8_t> auth(pss.begin(), pss.end());
+    const auto sig = pattern(256, 0x10);
+    auth.insert(auth.end(), sig.begin(), sig.end());
+    c.payloads().add_auth({AuthMethod::digital_signature, auth});
+    add_policy("auth_rsa_chain", 0x00, c);
+  }
+  {
+    ChainBuilder c(buf);
+    c.payloads().add_id(PayloadType::id_i, {IdType::rfc822_addr, email});
+    c.payloads().add_cert({CertEncoding::x509_signature, ed_leaf});
+    c.payloads().add_auth({AuthMethod::digital_signature, signature_auth()});
+    const ConfigAttribute attrs[] = {{CfgAttribute::internal_ip4_address, {}},
+                                     {CfgAttribute::internal_ip6_address, {}}};
+    c.payloads().add_cp(CfgType::request, attrs);
+    add_policy("auth_ed25519_cp", 0x00, c);
+  }
+  {
+    ChainBuilder c(buf);
+    c.payloads().add_id(PayloadType::id_i, {IdType::ipv4_addr, v4});
+    const Proposal p[] = {{1, ProtocolId::esp, kEspSpi, kEspGcm}};
+    c.payloads().add_sa(p);
+    TrafficSelector any{TsType::ipv4_addr_range, 0, 0, 65535, any1, any2, {}};
+    TrafficSelector web{TsType::ipv4_addr_range, 6, 443, 443, h, h, {}};
+    TrafficSelector icmp{TsType::ipv4_addr_range, 1, 0x0800, 0x08ff, c1, c2, {}};
+    TrafficSelector opaque{TsType::ipv4_addr_range, 17, 65535, 0, h, h, {}};
+    const TrafficSelector i[] = {any, icmp, opaque};
+    const TrafficSelector r[] = {web, any, opaque};
+
+    c.payloads().add_ts(PayloadType::ts_i, i);
+    c.payloads().add_ts(PayloadType::ts_r, r);
+    add_policy("ts_mixed_1", 0x14, c);
+    add_policy("ts_mixed_2", 0x28, c);
+    add_policy("ts_mixed_3", 0x3c, c);
+  }
+  {
+    ChainBuilder c(buf);
+    c.payloads().add_id(PayloadType::id_i, {IdType::key_id, keyid});
+    c.payloads().add_id(PayloadType::id_r, {IdType::null_id, {}});
+    const auto v6 = ts_list(false);
+    c.payloads().add_ts(PayloadType::ts_i, v6);
+    c.payloads().add_ts(PayloadType::ts_r, ts_list(true));
+    add_policy("ids_v6_ts", 0x50, c);
+  }
+  {
+    ChainBuilder c(buf);
+    static const Transform ah[] = {
+        {TransformType::integ,
+         static_cast<uint16_t>(crypto::IntegId::hmac_sha2_256_128),
+         std::nullopt,
+         {},
+         0},
+        {TransformType::esn, static_cast<uint16_t>(EsnId::no_esn), std::nullopt, {}, 0},
+    };
+    const Proposal p[] = {{1, ProtocolId::ah, kEspSpi, ah}};
+    c.payloads().add_sa(p);
+    add_policy("sa_ah", 0x00, c);
+  }
 }
 
 void append_datagram(std::vector<uint8_t>& out, ByteView d) {
@@ -394,6 +532,7 @@ int main(int argc, char** argv) {
     for (size_t i = fragments.size(); i-- > 0;) append_datagram(input, fragments[i]);
     write_file("ike_inner", "skf_" + tag + "_ike_auth_request", input);
   }
+  policy_seeds(buf);
   std::printf("wrote seeds under %s\n", g_dir.c_str());
   return 0;
 }
