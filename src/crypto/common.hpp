@@ -10,6 +10,7 @@
 
 #include "ipsec/bytes/bytes.hpp"
 #include "ipsec/core/result.hpp"
+#include "ipsec/core/secret.hpp"
 #include "ipsec/crypto/suites.hpp"
 
 namespace ipsec::crypto::detail {
@@ -34,14 +35,32 @@ template <typename Base, typename T, typename... Args>
   return p;
 }
 
-// nonce: salt || explicit IV (RFC 4106 4, RFC 4309 4, RFC 7634 2).
+// AeadNonce: salt || explicit IV (RFC 4106 4, RFC 4309 4, RFC 7634 2), for
+// one call. The salt is key material (the end of KEYMAT): the copy is
+// zeroed with the nonce.
+template <size_t Size>
+class AeadNonce {
+ public:
+  template <size_t SaltSize>
+  AeadNonce(const std::array<uint8_t, SaltSize>& salt, ByteView iv) noexcept {
+    static_assert(SaltSize + 8 == Size);
+    for (size_t i = 0; i < SaltSize; ++i) bytes_[i] = salt[i];
+    for (size_t i = 0; i < 8; ++i) bytes_[SaltSize + i] = iv[i];
+  }
+  AeadNonce(const AeadNonce&) = delete;
+  AeadNonce& operator=(const AeadNonce&) = delete;
+  ~AeadNonce() { secure_zero(bytes_); }
+  [[nodiscard]] const uint8_t* data() const noexcept { return bytes_.data(); }
+  [[nodiscard]] static constexpr size_t size() noexcept { return Size; }
+
+ private:
+  std::array<uint8_t, Size> bytes_{};
+};
+
 template <size_t SaltSize>
-[[nodiscard]] inline std::array<uint8_t, SaltSize + 8> make_nonce(const std::array<uint8_t, SaltSize>& salt,
-                                                                  ByteView iv) noexcept {
-  std::array<uint8_t, SaltSize + 8> n{};
-  for (size_t i = 0; i < SaltSize; ++i) n[i] = salt[i];
-  for (size_t i = 0; i < 8; ++i) n[SaltSize + i] = iv[i];
-  return n;
+[[nodiscard]] inline AeadNonce<SaltSize + 8> make_nonce(const std::array<uint8_t, SaltSize>& salt,
+                                                        ByteView iv) noexcept {
+  return AeadNonce<SaltSize + 8>(salt, iv);  // a prvalue: built in place, never copied
 }
 
 }  // namespace ipsec::crypto::detail

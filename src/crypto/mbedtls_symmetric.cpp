@@ -103,7 +103,7 @@ class MbedtlsGcm final : public Aead {
   }
 
  private:
-  mbedtls_gcm_context ctx_;
+  mbedtls_gcm_context ctx_{};
   std::array<uint8_t, 4> salt_{};
   EncrId id_;
   size_t key_size_;
@@ -155,7 +155,7 @@ class MbedtlsCcm final : public Aead {
   }
 
  private:
-  mbedtls_ccm_context ctx_;
+  mbedtls_ccm_context ctx_{};
   std::array<uint8_t, 3> salt_{};
   EncrId id_;
   size_t key_size_;
@@ -204,7 +204,7 @@ class MbedtlsChachaPoly final : public Aead {
   }
 
  private:
-  mbedtls_chachapoly_context ctx_;
+  mbedtls_chachapoly_context ctx_{};
   std::array<uint8_t, 4> salt_{};
 };
 
@@ -253,8 +253,8 @@ class MbedtlsAesCbc final : public Cipher {
     }
     return Status::success();
   }
-  mbedtls_aes_context enc_;
-  mbedtls_aes_context dec_;
+  mbedtls_aes_context enc_{};
+  mbedtls_aes_context dec_{};
   size_t key_size_;
 };
 
@@ -295,9 +295,10 @@ class MbedtlsAesCtr final : public Cipher {
     const int rc = mbedtls_aes_crypt_ctr(&ctx_, data.size(), &offset, counter.data(), stream.data(),
                                          data.data(), data.data());
     secure_zero(stream);
+    secure_zero(counter);  // holds the nonce, which is key material (RFC 3686 5.1)
     return rc == 0 ? Status::success() : Status(Errc::crypto_backend_failure);
   }
-  mbedtls_aes_context ctx_;
+  mbedtls_aes_context ctx_{};
   std::array<uint8_t, 4> nonce_{};
   size_t key_size_;
 };
@@ -565,7 +566,7 @@ class AesCbcMac {
     (*out)[15] = static_cast<uint8_t>((in[15] << 1) ^ (0x87 & (0 - carry)));
   }
 
-  mbedtls_aes_context aes_;
+  mbedtls_aes_context aes_{};
   std::array<uint8_t, 16> complete_{};
   std::array<uint8_t, 16> padded_{};
 };

@@ -74,8 +74,8 @@ struct CertImpl {
   CertImpl(const CertImpl&) = delete;
   CertImpl& operator=(const CertImpl&) = delete;
 
-  bool own = false;      // parsed by this file, not by mbedTLS
-  mbedtls_x509_crt crt;  // !own: owns a copy of the DER (crt.raw)
+  bool own = false;        // parsed by this file, not by mbedTLS
+  mbedtls_x509_crt crt{};  // !own: owns a copy of the DER (crt.raw)
   // own: a copy of the DER, and views into it.
   ByteBuffer der;
   CertFields fields;
@@ -957,7 +957,7 @@ class CrtList {
   mbedtls_x509_crt* head() noexcept { return &head_; }
 
  private:
-  mbedtls_x509_crt head_;
+  mbedtls_x509_crt head_{};
 };
 
 [[nodiscard]] ByteView view_of(const mbedtls_x509_buf& b) noexcept { return {b.p, b.len}; }
@@ -1152,6 +1152,7 @@ Result<Certificate> Certificate::parse_der(ByteView der) noexcept {
 }
 
 Result<Certificate> Certificate::parse_pem(std::string_view pem) noexcept {
+  if (pem.size() > limits::kMaxCertificatePemSize) return Errc::limit_exceeded;
   // mbedtls_pem_read_buffer needs NUL-terminated text.
   auto text = ByteBuffer::allocate(pem.size() + 1);
   if (!text) return text.status();

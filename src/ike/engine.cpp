@@ -48,6 +48,7 @@ constexpr uint8_t kCookieVersion = 1;
 // SHA2-512, and Identity for EdDSA (RFC 8420), 16 bits each.
 constexpr std::array<uint8_t, 8> kSignatureHashes = {0, 2, 0, 3, 0, 4, 0, 5};
 
+// Ordered: the phases before authentication completes come first.
 enum class Phase : uint8_t {
   init_sent,    // initiator: IKE_SA_INIT request out
   auth_sent,    // initiator: IKE_AUTH request out
@@ -253,10 +254,29 @@ struct Session {
   return s;
 }
 
+// printable: text a peer sent, for logs and event details: octets outside
+// printable ASCII become \xNN, so a peer cannot start lines or send
+// terminal escapes (its identity arrives before it authenticates).
+[[nodiscard]] std::string printable(ByteView data) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(data.size());
+  for (const uint8_t c : data) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 [[nodiscard]] std::string id_text(wire::IdType type, ByteView data) {
   switch (type) {
     case wire::IdType::fqdn:
-    case wire::IdType::rfc822_addr: return std::string(data.begin(), data.end());
+    case wire::IdType::rfc822_addr: return printable(data);
     case wire::IdType::ipv4_addr:
     case wire::IdType::ipv6_addr: {
       auto a = IpAddress::from_bytes(data);
@@ -305,11 +325,19 @@ template <typename Range>
   return s;
 }
 
+// proposals_text: a peer's offer, for NO_PROPOSAL_CHOSEN diagnostics; cut
+// at kMaxOfferText characters (an offer may hold 64 x 128 transforms).
 [[nodiscard]] std::string proposals_text(const wire::SaPayload& sa) {
+  constexpr size_t kMaxOfferText = 512;
   std::string s;
   for (const wire::ProposalView& p : sa.proposals) {
     if (!s.empty()) s += ", ";
     s += transforms_text(p.transforms);
+    if (s.size() > kMaxOfferText) {
+      s.resize(kMaxOfferText);
+      s += "...";
+      break;
+    }
   }
   return s;
 }
@@ -519,6 +547,9 @@ struct IkeEngine::Impl {
   crypto::Provider& provider;
   crypto::Rng& rng;
   EngineStats stats;
+  // Charged by the reassemblers of IKE SAs not yet established; declared
+  // before `sessions` so that it outlives them.
+  wire::ReassemblyBudget unestablished_reassembly;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions;  // by our SPI
   // responder_by_spi_i: our responder IKE SAs by the initiator's SPI, for
   // their whole life, so that a late retransmission of an IKE_SA_INIT
@@ -537,6 +568,7 @@ struct IkeEngine::Impl {
   Timestamp notify_bucket_at{};
 
   Impl(EngineConfig c, crypto::Provider& p, crypto::Rng& r) : config(std::move(c)), provider(p), rng(r) {
+    unestablished_reassembly.limit = config.half_open_reassembly_budget;
     rng.fill(cookie_secret);
   }
   ~Impl() { secure_zero(cookie_secret); }
@@ -630,8 +662,8 @@ struct IkeEngine::Impl {
   // when sent (defer), so the log follows the order of the host's calls.
   void log_message(const Session* s, bool outgoing, const wire::IkeHeader& h,
                    std::span<const wire::PayloadView> payloads, bool opened, const Path& path,
-                   bool defer = false) {
-    if (config.log == nullptr || config.log_level < LogLevel::info) return;
+                   bool defer = false, LogLevel level = LogLevel::info) {
+    if (config.log == nullptr || config.log_level < level) return;
     const wire::MessageSummary summary = wire::summarize(h, payloads, opened);
     std::string text = outgoing ? "sending " : "received ";
     text += summary.view();
@@ -642,7 +674,7 @@ struct IkeEngine::Impl {
       deferred_log.push_back(std::move(text));
       return;
     }
-    log(LogLevel::info, s, text);
+    log(level, s, text);
   }
   [[nodiscard]] bool logging_messages() const noexcept {
     return config.log != nullptr && config.log_level >= LogLevel::info;
@@ -729,7 +761,7 @@ struct IkeEngine::Impl {
     r.exchange = exchange;
     r.bytes = std::move(message);
     r.retransmit_at = now + config.retransmit.initial;
-    r.task = task;
+    r.task = std::move(task);
     s.requests.push_back(std::move(r));
     if (exchange != wire::ExchangeType::ike_sa_init) ++s.next_mid;
     rearm(s);
@@ -847,6 +879,8 @@ struct IkeEngine::Impl {
     Session& s = *session;
     count_address(s.path.remote.address, +1);
     sessions.emplace(s.handle, std::move(session));
+    // s refers to the heap object, now owned by the table, not to a local.
+    // cppcheck-suppress returnReference
     return s;
   }
 
@@ -1059,23 +1093,37 @@ struct IkeEngine::Impl {
     return c;
   }
 
-  void answer_init_error(Timestamp now, const Path& path, const wire::IkeHeader& req, NotifyType type,
+  // init_error_due: whether an IKE_SA_INIT request gets an error answer
+  // now. COOKIE answers are not rate limited: they are stateless and
+  // smaller than the request (no amplification), and a legitimate initiator
+  // must get one during a flood to be let in (RFC 7296 2.6).
+  [[nodiscard]] bool init_error_due(Timestamp now, NotifyType type) {
+    return type == NotifyType::cookie || error_notify_allowed(now);
+  }
+
+  // answer_init_error: answer an IKE_SA_INIT request `req` with a notify,
+  // when due. The request and the answer are logged only with the answer,
+  // so an unauthenticated flood costs the log no more than the rate
+  // limited answers; COOKIE answers (one per request in a flood) at debug.
+  void answer_init_error(Timestamp now, const Path& path, const wire::ParsedMessage& req, NotifyType type,
                          ByteView data, Sink& out) {
-    // COOKIE answers are not rate limited: they are stateless and smaller
-    // than the request (no amplification), and a legitimate initiator
-    // must get one during a flood to be let in (RFC 7296 2.6).
-    if (type != NotifyType::cookie && !error_notify_allowed(now)) return;
+    if (init_error_due(now, type)) send_init_error(path, req, type, data, out);
+  }
+  void send_init_error(const Path& path, const wire::ParsedMessage& req, NotifyType type, ByteView data,
+                       Sink& out) {
+    const LogLevel level = type == NotifyType::cookie ? LogLevel::debug : LogLevel::info;
+    log_message(nullptr, false, req.header, req.payloads(), false, path, false, level);
     if (type == NotifyType::cookie) ++stats.cookies_sent;
     if (type == NotifyType::invalid_ke_payload) ++stats.invalid_ke_sent;
     wire::IkeHeader h;
-    h.spi_i = req.spi_i;
+    h.spi_i = req.header.spi_i;
     h.spi_r = 0;
     h.exchange = wire::ExchangeType::ike_sa_init;
     h.flags = wire::ike_flag::kResponse;
     h.message_id = 0;
     auto msg = build_plain(h, [&](wire::PayloadChainWriter& w) { w.add_notify(type, data); });
     if (!msg) return;
-    log(LogLevel::info, nullptr,
+    log(level, nullptr,
         "sending IKE_SA_INIT response 0 [ N(" + std::string(to_string(type)) + ") ] to " +
             std::string(path.remote.address.to_text().view()));
     send_raw(out, path, *msg);
@@ -1109,19 +1157,18 @@ struct IkeEngine::Impl {
       }
       return;
     }
-    log_message(nullptr, false, h, m.payloads(), false, path);
     const wire::PayloadView* sa_p = m.find(PayloadType::sa);
     const wire::PayloadView* ke_p = m.find(PayloadType::ke);
     const wire::PayloadView* nonce_p = m.find(PayloadType::nonce);
     if (sa_p == nullptr || ke_p == nullptr || nonce_p == nullptr) {
-      answer_init_error(now, path, h, NotifyType::invalid_syntax, {}, out);
+      answer_init_error(now, path, m, NotifyType::invalid_syntax, {}, out);
       return;
     }
     auto sa_v = wire::decode_sa(*sa_p);
     auto ke_v = wire::decode_ke(*ke_p);
     auto ni = wire::decode_nonce(*nonce_p);
     if (!sa_v || !ke_v || !ni) {
-      answer_init_error(now, path, h, NotifyType::invalid_syntax, {}, out);
+      answer_init_error(now, path, m, NotifyType::invalid_syntax, {}, out);
       return;
     }
     if (half_open >= config.max_half_open || address_full(path.remote.address)) {
@@ -1139,25 +1186,28 @@ struct IkeEngine::Impl {
         if (n && n->type == NotifyType::cookie) cookie = *n;
       }
       if (!cookie || !ct_equal(cookie->data, expected)) {
-        answer_init_error(now, path, h, NotifyType::cookie, expected, out);
+        answer_init_error(now, path, m, NotifyType::cookie, expected, out);
         return;
       }
     }
     const Connection* conn = responder_connection(path);
     if (conn == nullptr) {
+      if (!init_error_due(now, NotifyType::no_proposal_chosen)) return;
       log(LogLevel::info, nullptr,
           "no connection for " + std::string(path.remote.address.to_text().view()) + ": NO_PROPOSAL_CHOSEN");
-      answer_init_error(now, path, h, NotifyType::no_proposal_chosen, {}, out);
+      send_init_error(path, m, NotifyType::no_proposal_chosen, {}, out);
       return;
     }
     auto chosen = select_proposal(conn->ike_proposals, *sa_v);
     if (!chosen) {
+      // The diagnostics and the event are as rate limited as the answer.
+      if (!init_error_due(now, NotifyType::no_proposal_chosen)) return;
       const std::string why = mismatch_text(conn->ike_proposals, *sa_v);
       log(LogLevel::info, nullptr, "IKE " + why);
       Session tmp;
       tmp.conn = conn;
       emit(out, tmp, EventKind::proposal_mismatch, why, Errc::invalid_value);
-      answer_init_error(now, path, h, NotifyType::no_proposal_chosen, {}, out);
+      send_init_error(path, m, NotifyType::no_proposal_chosen, {}, out);
       return;
     }
     const IkeSuite suite = suite_of(*chosen);
@@ -1165,7 +1215,7 @@ struct IkeEngine::Impl {
       // RFC 7296 1.2: name the group we want; keep no state.
       std::array<uint8_t, 2> g{};
       store_be16(g, static_cast<uint16_t>(suite.group));
-      answer_init_error(now, path, h, NotifyType::invalid_ke_payload, g, out);
+      answer_init_error(now, path, m, NotifyType::invalid_ke_payload, g, out);
       return;
     }
     auto session = std::make_unique<Session>();
@@ -1183,20 +1233,22 @@ struct IkeEngine::Impl {
     s.ni.assign(ni->begin(), ni->end());
     s.nr = new_nonce();
     s.init_request.assign(message.begin(), message.end());
+    // Past the cookie check: requests that get this far are logged.
+    log_message(&s, false, h, m.payloads(), false, path);
     auto ke = provider.make_key_exchange(suite.group, rng);
     if (!ke) {
-      answer_init_error(now, path, h, NotifyType::no_proposal_chosen, {}, out);
+      answer_init_error(now, path, m, NotifyType::no_proposal_chosen, {}, out);
       return;
     }
     s.ke = std::move(*ke);
     auto shared = s.ke->shared_secret(ke_v->data);
     if (!shared) {
       // RFC 6989: a bad public value fails the exchange.
-      answer_init_error(now, path, h, NotifyType::invalid_syntax, {}, out);
+      answer_init_error(now, path, m, NotifyType::invalid_syntax, {}, out);
       return;
     }
     if (!derive_ike_keys(s, shared->view()).ok()) {
-      answer_init_error(now, path, h, NotifyType::no_proposal_chosen, {}, out);
+      answer_init_error(now, path, m, NotifyType::no_proposal_chosen, {}, out);
       return;
     }
     std::vector<ByteView> nat_src;
@@ -1766,6 +1818,7 @@ struct IkeEngine::Impl {
   void report_up(Session& s, Timestamp now, Sink& out) {
     if (s.phase == Phase::half_open) --half_open;
     s.phase = Phase::established;
+    if (s.reassembler) s.reassembler->set_budget(nullptr);
     s.last_heard = now;
     schedule_ike(s, now);
     rearm(s);
@@ -3052,8 +3105,7 @@ struct IkeEngine::Impl {
           m.header.message_id == 0) {
         // RFC 7296 2.5: name the payload type we do not understand.
         const uint8_t type = m.unsupported_payload_type;
-        answer_init_error(now, path, m.header, NotifyType::unsupported_critical_payload, ByteView(&type, 1),
-                          out);
+        answer_init_error(now, path, m, NotifyType::unsupported_critical_payload, ByteView(&type, 1), out);
         return;
       }
       ++stats.dropped;  // RFC 7296 2.21: unauthenticated garbage gets no answer
@@ -3113,7 +3165,13 @@ struct IkeEngine::Impl {
         ++stats.dropped;  // 2.21.2 and RFC 7383 2.6: unauthenticated fragments are dropped
         return;
       }
-      if (!s.reassembler) s.reassembler = std::make_unique<wire::FragmentReassembler>();
+      if (!s.reassembler) {
+        // Before authentication the shared budget bounds what fragments
+        // hold (report_up lifts it).
+        s.reassembler = std::make_unique<wire::FragmentReassembler>(
+            limits::kMaxPendingReassemblies, limits::kMaxReassembledSize,
+            s.phase <= Phase::half_open ? &unestablished_reassembly : nullptr);
+      }
       if (!h.response() && f->number == 1) s.first_fragment_digest = digest_in;
       auto done = s.reassembler->add(h, *f);
       if (!done || !*done) {

@@ -403,6 +403,45 @@ TEST_CASE("reassembly rules and limits (RFC 7383 2.6)") {
     CHECK(s.status().code() == Errc::limit_exceeded);
     CHECK(r.pending() == 0);
   }
+  SUBCASE("a shared budget bounds what reassemblers hold together, and is refunded") {
+    auto f1 = opened(1, 300, 1), f2 = opened(1, 300, 2), g1 = opened(1, 300, 1);
+    ReassemblyBudget budget{f1.plain.size() + g1.plain.size() / 2, 0};
+    {
+      FragmentReassembler a(4, ipsec::limits::kMaxReassembledSize, &budget);
+      FragmentReassembler b(4, ipsec::limits::kMaxReassembledSize, &budget);
+      CHECK(add(a, f1).ok());
+      CHECK(budget.used == a.bytes_held());
+      CHECK(budget.used == f1.plain.size());
+      // b's first fragment does not fit: dropped, nothing left pending.
+      const auto s = add(b, g1);
+      CHECK(s.status().code() == Errc::limit_exceeded);
+      CHECK(std::string_view(s.status().field()) == "reassembly.budget");
+      CHECK(b.pending() == 0);
+      CHECK(budget.used == f1.plain.size());
+      // a's reassembly neither: it keeps what it holds (f2 comes again).
+      CHECK(add(a, f2).status().code() == Errc::limit_exceeded);
+      CHECK(a.pending() == 1);
+      // Lifted (the IKE SA authenticated): a holds outside the budget.
+      a.set_budget(nullptr);
+      CHECK(budget.used == 0);
+      CHECK(add(b, g1).ok());
+      CHECK(budget.used == g1.plain.size());
+      a.set_budget(&budget);
+      CHECK(budget.used == f1.plain.size() + g1.plain.size());
+    }
+    CHECK(budget.used == 0);  // destroyed reassemblers refund
+    FragmentReassembler c(4, ipsec::limits::kMaxReassembledSize, &budget);
+    std::optional<ReassembledMessage> done;
+    for (uint16_t n = 1; n <= f1.f.total; ++n) {
+      auto o = opened(1, 300, n);
+      budget.limit = budget.used + o.plain.size();
+      auto res = add(c, o);
+      REQUIRE(res.ok());
+      if (res->has_value()) done = std::move(*res);
+    }
+    CHECK(done.has_value());
+    CHECK(budget.used == 0);  // a completed message is refunded
+  }
   SUBCASE("fragment 1 must name the first payload") {
     auto frag = Fragmenter::make(auth_header(), first, chain, keys, 300);
     Bytes out(2000);

@@ -33,6 +33,10 @@ inline constexpr size_t kMaxCertificateSize = 16384;
 inline constexpr size_t kMaxCertificateChainLength = 8;
 // Private key files (PEM or DER) the host may load.
 inline constexpr size_t kMaxPrivateKeyFileSize = 16384;
+// kMaxCertificatePemSize: the PEM text Certificate::parse_pem takes: the
+// base64 of kMaxCertificateSize octets with its lines and armour, and room
+// for the text dump openssl puts before it.
+inline constexpr size_t kMaxCertificatePemSize = 65536;
 
 // ESP/AH datapath.
 // Anti-replay window sizes (RFC 4303 3.4.3: 32 MUST, 64 SHOULD be the

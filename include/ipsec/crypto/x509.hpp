@@ -45,7 +45,8 @@ class Certificate {
   // signature algorithm the library cannot use: Ed448, SHA-1 with an
   // Ed25519 key, ...).
   [[nodiscard]] static Result<Certificate> parse_der(ByteView der) noexcept;
-  // parse_pem: the first "CERTIFICATE" block of a PEM text.
+  // parse_pem: the first "CERTIFICATE" block of a PEM text (at most
+  // limits::kMaxCertificatePemSize octets, else limit_exceeded).
   [[nodiscard]] static Result<Certificate> parse_pem(std::string_view pem) noexcept;
   [[nodiscard]] Result<Certificate> clone() const noexcept;
 

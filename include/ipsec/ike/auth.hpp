@@ -69,14 +69,15 @@ namespace ipsec::ike {
 // integrity_check_failed (answer AUTHENTICATION_FAILED), psk_auth's.
 [[nodiscard]] inline Status verify_psk_auth(crypto::Provider& provider, crypto::PrfId prf, ByteView psk,
                                             ByteView octets, ByteView received) noexcept {
-  std::array<uint8_t, limits::kMaxPrfOutputSize> expected{};
   const auto info = crypto::prf_info(prf);
   if (!info) return Errc::unsupported_algorithm;
   if (received.size() != info->output_size) return Errc::integrity_check_failed;
-  IPSEC_TRY(psk_auth(provider, prf, psk, octets, MutableByteView(expected).first(info->output_size)));
-  return ct_equal(ByteView(expected).first(info->output_size), received)
-             ? Status::success()
-             : Status(Errc::integrity_check_failed);
+  // The expected AUTH is as good as a PSK-derived key for a forger: zeroed
+  // when it goes out of scope.
+  FixedSecret<limits::kMaxPrfOutputSize> expected;
+  IPSEC_TRY(expected.resize(info->output_size));
+  IPSEC_TRY(psk_auth(provider, prf, psk, octets, expected.mutable_view()));
+  return ct_equal(expected.view(), received) ? Status::success() : Status(Errc::integrity_check_failed);
 }
 
 namespace detail {

@@ -197,6 +197,13 @@ struct EngineConfig {
   // half_open_timeout: a responder drops an IKE SA whose IKE_AUTH does not
   // complete in this time (strongSwan's default is 30 s).
   Duration half_open_timeout = std::chrono::seconds(30);
+  // half_open_reassembly_budget: octets of IKE_AUTH fragments (RFC 7383)
+  // all IKE SAs not yet established may hold together. Fragments verify
+  // with keys from IKE_SA_INIT, which an unauthenticated peer holds too:
+  // without this, each of max_half_open IKE SAs could hold a whole 64 KiB
+  // message. Over it, fragments are dropped until reassemblies complete or
+  // time out (the sender retransmits them).
+  size_t half_open_reassembly_budget = 1024 * 1024;
   // RFC 7383: announce IKE fragmentation, reassemble the peer's fragments,
   // and fragment our messages after IKE_SA_INIT when the peer announced it
   // and a message would make an IP datagram larger than fragment_size

@@ -77,18 +77,51 @@ struct ReassembledMessage {
   ByteBuffer chain;
 };
 
+// ReassemblyBudget: octets of stored fragments shared by many reassemblers
+// (one per IKE SA). Fragments authenticate with keys from IKE_SA_INIT, which
+// a peer that has not authenticated holds too (RFC 7383 5): without a shared
+// bound, every half-open IKE SA could hold a whole message in reassembly.
+// The owner keeps it alive longer than every reassembler that uses it.
+struct ReassemblyBudget {
+  size_t limit = 0;
+  size_t used = 0;
+};
+
 // FragmentReassembler: the fragments of up to max_pending messages of one IKE
 // SA (requests and responses are kept apart). Control plane: it allocates one
-// buffer per stored fragment, bounded by the limits. The host discards stale
-// reassemblies on its own timer (discard / clear), as RFC 7383 2.6 leaves the
-// timeout to the implementation.
+// buffer per stored fragment, bounded by the limits and, when given one, by
+// a shared budget. The host discards stale reassemblies on its own timer
+// (discard / clear), as RFC 7383 2.6 leaves the timeout to the
+// implementation.
 class FragmentReassembler {
  public:
   explicit FragmentReassembler(size_t max_pending = limits::kMaxPendingReassemblies,
-                               size_t max_size = limits::kMaxReassembledSize) noexcept
+                               size_t max_size = limits::kMaxReassembledSize,
+                               ReassemblyBudget* budget = nullptr) noexcept
       : max_pending_(max_pending < limits::kMaxPendingReassemblies ? max_pending
                                                                    : limits::kMaxPendingReassemblies),
-        max_size_(max_size < limits::kMaxReassembledSize ? max_size : limits::kMaxReassembledSize) {}
+        max_size_(max_size < limits::kMaxReassembledSize ? max_size : limits::kMaxReassembledSize),
+        budget_(budget) {}
+  // Stored fragments are charged to the budget: the reassembler stays where
+  // it was made (no copies or moves that would charge or refund twice).
+  FragmentReassembler(const FragmentReassembler&) = delete;
+  FragmentReassembler& operator=(const FragmentReassembler&) = delete;
+  ~FragmentReassembler() { clear(); }
+
+  // set_budget: charge what is held, and what comes, to `budget` (nullptr:
+  // none) instead of the current one.
+  void set_budget(ReassemblyBudget* budget) noexcept {
+    const size_t held = bytes_held();
+    if (budget_ != nullptr) budget_->used -= held;
+    budget_ = budget;
+    if (budget_ != nullptr) budget_->used += held;
+  }
+  // bytes_held: octets of fragments stored.
+  [[nodiscard]] size_t bytes_held() const noexcept {
+    size_t n = 0;
+    for (const Pending& p : pending_) n += p.bytes;
+    return n;
+  }
 
   // add: store a fragment of the message `header` belongs to. Returns the
   // complete message when this fragment completes it, std::nullopt while
@@ -107,7 +140,7 @@ class FragmentReassembler {
     }
     Pending* p = find(header.message_id, header.response());
     if (p != nullptr && fragment.total < p->total) return std::optional<ReassembledMessage>{};
-    if (p != nullptr && fragment.total > p->total) p->reset();
+    if (p != nullptr && fragment.total > p->total) release(*p);
     if (p == nullptr || !p->active) {
       if (p == nullptr) p = free_slot();
       if (p == nullptr) return Status(Errc::limit_exceeded, Status::kNoOffset, "reassembly.pending");
@@ -119,14 +152,21 @@ class FragmentReassembler {
     const size_t index = fragment.number - 1u;
     if (p->received[index]) return std::optional<ReassembledMessage>{};
     if (p->bytes + fragment.plaintext.size() > max_size_) {
-      p->reset();
+      release(*p);
       return Status(Errc::limit_exceeded, Status::kNoOffset, "reassembly.size");
+    }
+    // Over the shared budget the fragment is dropped and what is held
+    // stays: the sender retransmits it once others' reassemblies end.
+    if (budget_ != nullptr && budget_->used + fragment.plaintext.size() > budget_->limit) {
+      if (p->count == 0) p->reset();
+      return Status(Errc::limit_exceeded, Status::kNoOffset, "reassembly.budget");
     }
     auto copy = ByteBuffer::copy_of(fragment.plaintext);
     if (!copy) return copy.status();
     p->fragments[index] = std::move(*copy);
     p->received[index] = true;
     p->bytes += fragment.plaintext.size();
+    if (budget_ != nullptr) budget_->used += fragment.plaintext.size();
     ++p->count;
     if (fragment.number == 1) p->first = fragment.first;
     if (p->count < p->total) return std::optional<ReassembledMessage>{};
@@ -136,16 +176,16 @@ class FragmentReassembler {
     ByteWriter w(chain->mutable_view());
     for (size_t i = 0; i < p->total; ++i) w.put_bytes(p->fragments[i].view());
     ReassembledMessage m{p->message_id, p->response, p->first, std::move(*chain)};
-    p->reset();
+    release(*p);
     return std::optional<ReassembledMessage>(std::move(m));
   }
 
   // discard: forget a partial message (its exchange ended or timed out).
   void discard(uint32_t message_id, bool response) noexcept {
-    if (Pending* p = find(message_id, response)) p->reset();
+    if (Pending* p = find(message_id, response)) release(*p);
   }
   void clear() noexcept {
-    for (Pending& p : pending_) p.reset();
+    for (Pending& p : pending_) release(p);
   }
   // pending: messages with fragments held.
   [[nodiscard]] size_t pending() const noexcept {
@@ -176,6 +216,12 @@ class FragmentReassembler {
     }
   };
 
+  // release: forget a message's fragments and refund them to the budget.
+  void release(Pending& p) noexcept {
+    if (budget_ != nullptr) budget_->used -= p.bytes;
+    p.reset();
+  }
+
   Pending* find(uint32_t message_id, bool response) noexcept {
     for (size_t i = 0; i < max_pending_; ++i) {
       if (pending_[i].active && pending_[i].message_id == message_id && pending_[i].response == response) {
@@ -193,6 +239,7 @@ class FragmentReassembler {
 
   size_t max_pending_;
   size_t max_size_;
+  ReassemblyBudget* budget_;
   std::array<Pending, limits::kMaxPendingReassemblies> pending_{};
 };
 
