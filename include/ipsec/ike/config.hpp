@@ -203,7 +203,7 @@ struct EngineConfig {
   // without this, each of max_half_open IKE SAs could hold a whole 64 KiB
   // message. Over it, fragments are dropped until reassemblies complete or
   // time out (the sender retransmits them).
-  size_t half_open_reassembly_budget = 1024 * 1024;
+  size_t half_open_reassembly_budget = size_t{1} << 20;  // 1 MiB
   // RFC 7383: announce IKE fragmentation, reassemble the peer's fragments,
   // and fragment our messages after IKE_SA_INIT when the peer announced it
   // and a message would make an IP datagram larger than fragment_size
