@@ -493,6 +493,7 @@ Options parse_options(int argc, char** argv) {
 std::vector<ike::TsRange> parse_ts(const std::vector<std::string>& texts,
                                    const std::optional<IpAddress>& fallback, IpFamily family) {
   std::vector<ike::TsRange> out;
+  out.reserve(texts.size());
   for (const std::string& t : texts)
     out.push_back({.addresses = sa::AddressRange::of(take(IpPrefix::parse(t), "traffic selector " + t))});
   if (out.empty())

@@ -61,7 +61,7 @@ void link(Datapath& from, Datapath& to, const IpAddress& from_outer, const IpAdd
           uint32_t reqid, const std::vector<Selector>& selectors, bool udp, crypto::Rng& rng) {
   const uint32_t spi = to.sad().allocate_spi(rng).value();
   std::vector<uint8_t> key(36);
-  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(reqid * 31 + i);
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(static_cast<size_t>(reqid) * 31 + i);
   esp::SaConfig c;
   c.spi = spi;
   c.encr_keymat = key;

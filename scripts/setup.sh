@@ -8,8 +8,10 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libsodium-dev libmbedtls-dev doctest-dev libbenchmark-dev
-  clang libclang-rt-14-dev llvm   # fuzz preset: clang, libFuzzer, llvm-symbolizer
+  clang libclang-rt-14-dev llvm   # fuzz and coverage presets: clang, libFuzzer, llvm-symbolizer, llvm-cov
   clang-format git
+  clang-tidy cppcheck   # scripts/lint.sh: static analysis (.clang-tidy, .cppcheck-suppressions)
+  valgrind   # scripts/valgrind.sh: unit tests under memcheck
   python3-scapy python3-cryptography tshark   # tests/interop: ESP/AH against Scapy and tshark
   # tests/interop/ike_strongswan.sh: strongSwan's charon as the IKEv2 peer, with
   # kernel-libipsec (ESP in userspace: libcharon-extra-plugins), curve25519

@@ -192,9 +192,12 @@ inline std::optional<std::vector<uint8_t>> try_read_file(const std::string& path
   FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return std::nullopt;
   uint8_t buf[4096];
-  size_t n;
+  size_t n = 0;
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + n);
-  std::fclose(f);
+  // A read error ends the loop like the end of the file: report it rather than a truncated file.
+  const bool failed = std::ferror(f) != 0;
+  (void)std::fclose(f);  // opened for reading: nothing is lost on close
+  if (failed) return std::nullopt;
   return out;
 }
 inline std::vector<uint8_t> read_file(const std::string& path) {
@@ -244,7 +247,7 @@ inline int open_socket(const ike::Endpoint& local) {
   if (fd < 0) die(std::string("socket: ") + std::strerror(errno));
   const int one = 1;
   if (local.address.is_v6()) (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  sockaddr_storage ss;
+  sockaddr_storage ss{};
   const socklen_t len = to_sockaddr(local, &ss);
   if (bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0)
     die("bind " + endpoint_text(local) + ": " + std::strerror(errno));
@@ -253,7 +256,7 @@ inline int open_socket(const ike::Endpoint& local) {
 
 // send_to: one datagram; false (errno set) when the kernel refused it.
 inline bool send_to(int fd, const ike::Endpoint& to, ByteView bytes) {
-  sockaddr_storage ss;
+  sockaddr_storage ss{};
   const socklen_t len = to_sockaddr(to, &ss);
   return sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&ss), len) >= 0;
 }

@@ -405,7 +405,7 @@ class Gateway final : public ike::Sink, public ike::LogSink, public sa::SaEventS
     }
     const bool udp = r.esp_offset >= 8 && r.esp_offset - 8 >= ip_size;
     const uint16_t port = udp ? load_be16(p.subspan(r.esp_offset - 6).first<2>()) : 0;
-    sockaddr_storage to;
+    sockaddr_storage to{};
     const socklen_t to_size = to_sockaddr({*dst, port}, &to);
     if (sends_.full()) flush();
     sends_.add(udp ? s->udp4500 : s->esp, to, to_size, p.subspan(r.esp_offset));

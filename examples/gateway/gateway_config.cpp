@@ -1027,7 +1027,7 @@ std::optional<GatewayConfig> load_config(const std::string& path, std::string& e
     }
   }
   const int read_errno = errno;
-  std::fclose(f);
+  (void)std::fclose(f);  // opened for reading: nothing is lost on close
   if (failed) {
     error = path + ": cannot read: " + std::strerror(read_errno);
     return std::nullopt;

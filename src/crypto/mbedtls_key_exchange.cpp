@@ -66,7 +66,7 @@ class Mpi {
   [[nodiscard]] const mbedtls_mpi* get() const noexcept { return &v_; }
 
  private:
-  mbedtls_mpi v_;
+  mbedtls_mpi v_{};
 };
 
 class EcPoint {
@@ -78,7 +78,7 @@ class EcPoint {
   [[nodiscard]] mbedtls_ecp_point* get() noexcept { return &v_; }
 
  private:
-  mbedtls_ecp_point v_;
+  mbedtls_ecp_point v_{};
 };
 
 // ---- MODP (RFC 3526) ----------------------------------------------------------
@@ -365,7 +365,7 @@ class MbedtlsEc final : public KeyExchange {
   }
 
   KeGroup group_;
-  mbedtls_ecp_group grp_;
+  mbedtls_ecp_group grp_{};
   Mpi d_;  // the private scalar
   bool montgomery_ = false;
   size_t field_size_ = 0;

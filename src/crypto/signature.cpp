@@ -65,7 +65,7 @@ struct KeyImpl {
   KeyType type = KeyType::rsa;
   bool has_private = false;
   // RSA and ECDSA keys.
-  mbedtls_pk_context pk;
+  mbedtls_pk_context pk{};
   // Ed25519 keys, in libsodium's layout: secret = seed || public.
   std::array<uint8_t, crypto_sign_PUBLICKEYBYTES> ed_public{};
   std::array<uint8_t, crypto_sign_SECRETKEYBYTES> ed_secret{};
@@ -409,7 +409,7 @@ class PemBlock {
   [[nodiscard]] ByteView der() const noexcept { return {ctx_.buf, ctx_.buflen}; }
 
  private:
-  mbedtls_pem_context ctx_;
+  mbedtls_pem_context ctx_{};
 };
 
 // A DER key starts with a SEQUENCE; anything else is taken for PEM text

@@ -72,7 +72,7 @@ class SodiumAes256Gcm final : public Aead {
   }
 
  private:
-  crypto_aead_aes256gcm_state state_;
+  crypto_aead_aes256gcm_state state_{};
   std::array<uint8_t, 4> salt_{};
 };
 

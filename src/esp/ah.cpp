@@ -26,6 +26,7 @@ constexpr uint8_t kProtocolAh = static_cast<uint8_t>(SecurityProtocol::ah);
 // return can never leave a zeroed TTL or checksum behind.
 class MutableFields {
  public:
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): ranges_ and saved_ stay uninitialised (below).
   explicit MutableFields(MutableByteView packet) noexcept : packet_(packet) {}
   ~MutableFields() { restore(); }
   MutableFields(const MutableFields&) = delete;

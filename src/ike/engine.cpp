@@ -752,8 +752,10 @@ struct IkeEngine::Impl {
   // ---- requests and responses on an IKE SA -------------------------------
 
   // send_request: our request with ID next_mid (IKE_SA_INIT restarts reuse
-  // ID 0 and replace the one out).
+  // ID 0 and replace the one out). The task is taken by value (trivially
+  // copyable): a copy cannot alias s.requests, which this erases from.
   Request& send_request(Session& s, wire::ExchangeType exchange, Datagrams message, Timestamp now, Sink& out,
+                        // cppcheck-suppress passedByValue
                         Task task = {}) {
     std::erase_if(s.requests, [&](const Request& r) { return r.mid == s.next_mid; });
     Request r;
@@ -761,7 +763,7 @@ struct IkeEngine::Impl {
     r.exchange = exchange;
     r.bytes = std::move(message);
     r.retransmit_at = now + config.retransmit.initial;
-    r.task = std::move(task);
+    r.task = task;
     s.requests.push_back(std::move(r));
     if (exchange != wire::ExchangeType::ike_sa_init) ++s.next_mid;
     rearm(s);

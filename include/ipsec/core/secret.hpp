@@ -88,12 +88,8 @@ template <size_t N>
 class FixedSecret {
  public:
   FixedSecret() noexcept = default;
-  FixedSecret(const FixedSecret& o) noexcept : size_(o.size_) { bytes_ = o.bytes_; }
-  FixedSecret& operator=(const FixedSecret& o) noexcept {
-    bytes_ = o.bytes_;
-    size_ = o.size_;
-    return *this;
-  }
+  FixedSecret(const FixedSecret&) noexcept = default;
+  FixedSecret& operator=(const FixedSecret&) noexcept = default;
   ~FixedSecret() { secure_zero(bytes_); }
 
   // assign: copy src in; invalid_length when it exceeds the capacity.

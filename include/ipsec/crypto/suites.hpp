@@ -65,7 +65,7 @@ struct IntegInfo {
 [[nodiscard]] constexpr std::optional<IntegInfo> integ_info(IntegId id) noexcept {
   switch (id) {
     case IntegId::hmac_sha1_96: return IntegInfo{id, 20, 12};       // RFC 2404
-    case IntegId::aes_xcbc_96: return IntegInfo{id, 16, 12};        // RFC 3566
+    case IntegId::aes_xcbc_96:                                      // RFC 3566
     case IntegId::aes_cmac_96: return IntegInfo{id, 16, 12};        // RFC 4494
     case IntegId::hmac_sha2_256_128: return IntegInfo{id, 32, 16};  // RFC 4868
     case IntegId::hmac_sha2_384_192: return IntegInfo{id, 48, 24};

@@ -548,7 +548,7 @@ inline Status esp_open_resync(InboundSa& sa, PacketBuffer& pb, const EspLayout& 
                               uint64_t* seq) noexcept {
   const Transforms& t = sa.transforms();
   const bool gmac_esn = t.gmac;
-  std::array<uint8_t, limits::kMaxEsnResyncPacket> copy;
+  std::array<uint8_t, limits::kMaxEsnResyncPacket> copy{};
   std::copy(l.all.begin(), l.all.end(), copy.begin());
   Status st = esp_crypt_open(t, l, sa.spi(), *seq, true, gmac_esn ? esn_room(pb) : MutableByteView());
   uint64_t high = *seq >> 32;

@@ -236,6 +236,8 @@ class InboundSa {
   }
 
  private:
+  // ReplayWindow is move-only: taken by value and moved in.
+  // cppcheck-suppress passedByValue
   InboundSa(const SaConfig& config, detail::Transforms t, ReplayWindow w) noexcept
       : config_(config), t_(std::move(t)), window_(std::move(w)) {
     config_.encr_keymat = {};

@@ -70,7 +70,7 @@ class ItemRange {
     using pointer = const T*;
     using reference = const T&;
     iterator() noexcept = default;  // the end
-    iterator(ByteReader r, size_t left) noexcept : r_(r), left_(left), done_(false) { advance(); }
+    iterator(const ByteReader& r, size_t left) noexcept : r_(r), left_(left), done_(false) { advance(); }
     const T& operator*() const noexcept { return item_; }
     const T* operator->() const noexcept { return &item_; }
     iterator& operator++() noexcept {
