@@ -18,6 +18,7 @@ jobs=$(nproc)
 
 # The dev preset's flags (Debug, every warning an error), with clang so the
 # database's flags are clang-tidy's own; the fuzz targets as replay binaries.
+mkdir -p build/lint
 cmake -S . -B build/lint -G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DCMAKE_BUILD_TYPE=Debug \
   -DIPSEC_WARNINGS_AS_ERRORS=ON -DCMAKE_CXX_COMPILER=clang++ -DIPSEC_BUILD_FUZZERS=ON \
   -DIPSEC_BUILD_TESTS=OFF -DIPSEC_BUILD_BENCHMARKS=OFF -DIPSEC_BUILD_EXAMPLES=ON >build/lint/cmake.log 2>&1 ||
