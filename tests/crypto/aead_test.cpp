@@ -30,7 +30,6 @@ using ipsec::test::concat;
 using ipsec::test::err;
 using ipsec::test::is_sodium;
 using ipsec::test::NamedProvider;
-using ipsec::test::providers;
 
 using ipsec::ByteView;
 using ipsec::Errc;
@@ -47,20 +46,40 @@ using ipsec::test::Bytes;
 using ipsec::test::from_hex;
 using ipsec::test::to_hex;
 
+// providers: those of crypto_test_util.hpp, plus ipsec-mb when this build
+// and CPU have it (IpsecMbProvider::available()).
+std::vector<NamedProvider> providers() {
+  auto out = ipsec::test::providers();
+  static ipsec::crypto::IpsecMbProvider ipsec_mb;
+  if (ipsec::crypto::IpsecMbProvider::available()) out.push_back({"IpsecMbProvider", &ipsec_mb});
+  return out;
+}
+
 bool sodium_supports(EncrId id, uint16_t key_bits) {
   if (id == EncrId::chacha20_poly1305) return true;
   return id == EncrId::aes_gcm_16 && key_bits == 256 && SodiumProvider::aes256gcm_available();
 }
 
+// ipsec-mb: AES-GCM-8/12/16, GMAC and ChaCha20-Poly1305, not AES-CCM.
+bool ipsec_mb_supports(EncrId id) {
+  return ipsec::crypto::IpsecMbProvider::available() && id != EncrId::aes_ccm_8 && id != EncrId::aes_ccm_12 &&
+         id != EncrId::aes_ccm_16;
+}
+
 bool is_default(const Provider& p) { return std::string_view(p.name()) == "default"; }
+bool is_ipsec_mb(const Provider& p) { return std::string_view(p.name()) == "ipsec-mb"; }
 
 // supports: whether provider p implements (id, key_bits) (provider.hpp).
 bool supports(const Provider& p, EncrId id, uint16_t key_bits) {
-  return !is_sodium(p) || sodium_supports(id, key_bits);
+  if (is_sodium(p)) return sodium_supports(id, key_bits);
+  if (is_ipsec_mb(p)) return ipsec_mb_supports(id);
+  return true;
 }
 
-// expected_backend: DefaultProvider takes libsodium where it can.
+// expected_backend: DefaultProvider takes ipsec-mb, then libsodium, where
+// they can (provider.hpp's ranking).
 std::string expected_backend(const Provider& p, EncrId id, uint16_t key_bits) {
+  if (is_ipsec_mb(p) || (is_default(p) && ipsec_mb_supports(id))) return "ipsec-mb";
   if (is_sodium(p) || (is_default(p) && sodium_supports(id, key_bits))) return "libsodium";
   return "mbedtls";
 }
@@ -403,7 +422,7 @@ TEST_CASE("AES-CCM-8/12: the payload encryption does not depend on the ICV lengt
       for (const NamedProvider& np : providers()) {
         INFO("provider: " << np.name);
         auto made = np.provider->make_aead(id, c.key_bits, km);
-        if (is_sodium(*np.provider)) {
+        if (!supports(*np.provider, id, c.key_bits)) {
           CHECK(err(made.status()) == "unsupported_algorithm");
           continue;
         }
@@ -640,7 +659,7 @@ TEST_CASE("AEAD burst API matches single calls and reports a status per packet")
         REQUIRE(err(aead.seal(ivs[i], aads[i], want_ct[i], want_icv[i])) == "ok");
         data[i] = pts[i];
         icvs[i] = Bytes(icv_len);
-        ops[i] = AeadOp{ivs[i], aads[i], data[i], icvs[i], Status(Errc::crypto_backend_failure)};
+        ops[i] = AeadOp{&aead, ivs[i], aads[i], data[i], icvs[i], Status(Errc::crypto_backend_failure)};
       }
       aead.seal_burst(ops);
       for (size_t i = 0; i < kOps; ++i) {
@@ -671,8 +690,8 @@ TEST_CASE("AEAD burst API matches single calls and reports a status per packet")
       // A sealing burst reports argument errors per op too.
       std::array<AeadOp, 2> bad{};
       Bytes short_icv(icv_len - 1), d0 = pattern(is_gmac(c.id) ? 0 : 16, 1), d1 = d0, i1(icv_len);
-      bad[0] = AeadOp{ivs[0], aads[0], d0, short_icv, Status()};
-      bad[1] = AeadOp{ivs[1], aads[1], d1, i1, Status(Errc::crypto_backend_failure)};
+      bad[0] = AeadOp{&aead, ivs[0], aads[0], d0, short_icv, Status()};
+      bad[1] = AeadOp{&aead, ivs[1], aads[1], d1, i1, Status(Errc::crypto_backend_failure)};
       aead.seal_burst(bad);
       CHECK(err(bad[0].status) == "invalid_icv_length");
       CHECK(err(bad[1].status) == "ok");
@@ -855,6 +874,17 @@ TEST_CASE("make_aead: unsupported transforms") {
     INFO("config: " << config_name(c));
     auto made = sodium.make_aead(c.id, c.key_bits, keymat_for(c, 1));
     if (sodium_supports(c.id, c.key_bits)) {
+      CHECK(made.ok());
+    } else {
+      CHECK(err(made.status()) == "unsupported_algorithm");
+    }
+  }
+  // ipsec-mb has no AES-CCM; with well-formed KEYMAT it says so.
+  ipsec::crypto::IpsecMbProvider ipsec_mb;
+  for (const Config& c : all_configs()) {
+    INFO("config: " << config_name(c));
+    auto made = ipsec_mb.make_aead(c.id, c.key_bits, keymat_for(c, 1));
+    if (ipsec_mb_supports(c.id)) {
       CHECK(made.ok());
     } else {
       CHECK(err(made.status()) == "unsupported_algorithm");

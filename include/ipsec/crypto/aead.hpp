@@ -19,9 +19,13 @@
 
 namespace ipsec::crypto {
 
+class Aead;
+
 // AeadOp: one packet of a burst. icv is written by seal and read by open;
-// status is set by the burst call.
+// status is set by the burst call. The ops of one burst may differ in key
+// and in backend: each names its own keyed transform.
 struct AeadOp {
+  Aead* aead = nullptr;
   ByteView iv;
   ByteView aad;
   MutableByteView data;
@@ -52,15 +56,52 @@ class Aead {
   [[nodiscard]] virtual Status open(ByteView iv, ByteView aad, MutableByteView data,
                                     ByteView icv) noexcept = 0;
 
-  // seal_burst / open_burst: process several packets in one call and set
-  // each op's status. Backends that can pipeline packets (multi-buffer)
-  // override these; the default handles them one by one.
-  virtual void seal_burst(std::span<AeadOp> ops) noexcept {
-    for (AeadOp& op : ops) op.status = seal(op.iv, op.aad, op.data, op.icv);
-  }
-  virtual void open_burst(std::span<AeadOp> ops) noexcept {
-    for (AeadOp& op : ops) op.status = open(op.iv, op.aad, op.data, op.icv);
-  }
+  // seal_burst / open_burst: process every op of `ops` with its own
+  // op.aead (which may be of another backend: such ops are handed to
+  // op.aead->seal/open) and set every op.status: the errors of seal/open,
+  // invalid_argument for an op without an aead. Backends that pipeline
+  // packets (multi-buffer: ipsec-mb) override these and submit their own ops
+  // together; the default handles the ops one by one.
+  virtual void seal_burst(std::span<AeadOp> ops) noexcept;
+  virtual void open_burst(std::span<AeadOp> ops) noexcept;
 };
+
+// seal_one / open_one: one op through its own op.aead (the generic path of
+// the bursts). Errors: invalid_argument (no aead), those of seal/open.
+[[nodiscard]] inline Status seal_one(AeadOp& op) noexcept {
+  if (op.aead == nullptr) return Errc::invalid_argument;
+  return op.aead->seal(op.iv, op.aad, op.data, op.icv);
+}
+[[nodiscard]] inline Status open_one(AeadOp& op) noexcept {
+  if (op.aead == nullptr) return Errc::invalid_argument;
+  return op.aead->open(op.iv, op.aad, op.data, op.icv);
+}
+
+inline void Aead::seal_burst(std::span<AeadOp> ops) noexcept {
+  for (AeadOp& op : ops) op.status = seal_one(op);
+}
+inline void Aead::open_burst(std::span<AeadOp> ops) noexcept {
+  for (AeadOp& op : ops) op.status = open_one(op);
+}
+
+// seal_burst / open_burst: the burst through the first op's transform (so
+// that a backend sees its own ops together); nothing for an empty span, the
+// one-by-one default when ops[0] has no aead. Every op.status is set.
+inline void seal_burst(std::span<AeadOp> ops) noexcept {
+  if (ops.empty()) return;
+  if (ops[0].aead == nullptr) {
+    for (AeadOp& op : ops) op.status = seal_one(op);
+    return;
+  }
+  ops[0].aead->seal_burst(ops);
+}
+inline void open_burst(std::span<AeadOp> ops) noexcept {
+  if (ops.empty()) return;
+  if (ops[0].aead == nullptr) {
+    for (AeadOp& op : ops) op.status = open_one(op);
+    return;
+  }
+  ops[0].aead->open_burst(ops);
+}
 
 }  // namespace ipsec::crypto
