@@ -315,10 +315,9 @@ Result<SealInfo> ah_seal(OutboundSa& sa, PacketBuffer& pb) noexcept {
 
 Result<OpenInfo> ah_open(InboundSa& sa, PacketBuffer& pb) noexcept {
   if (sa.hard_limit_reached()) return Errc::lifetime_expired;
-  SaCounters& counters = sa.mutable_counters();
   auto outer = parse_outer(sa, pb);
   if (!outer) {
-    ++counters.malformed;
+    sa.count_malformed();
     return outer.status();
   }
   const Transforms& t = sa.transforms();
@@ -330,46 +329,51 @@ Result<OpenInfo> ah_open(InboundSa& sa, PacketBuffer& pb) noexcept {
   uint32_t spi = 0, low = 0;
   if (!r.read_u8(&next) || !r.read_u8(&payload_length) || !r.read_u16(&reserved) || !r.read_u32(&spi) ||
       !r.read_u32(&low)) {
-    ++counters.malformed;
+    sa.count_malformed();
     return r.status().with_field("ah header");
   }
   if (spi != sa.spi()) {
-    ++counters.malformed;
+    sa.count_malformed();
     return Status(Errc::spi_mismatch, static_cast<uint32_t>(at + 4), "spi");
   }
   // 2.6 / 3.3.3.2.1: senders add only the padding the IP version needs, so
   // the length is known from the SA's ICV size; anything else is malformed.
   const size_t ah_size = (size_t{payload_length} + 2) * 4;
   if (ah_size != ah_header_size(t.icv_size, outer->split.family)) {
-    ++counters.malformed;
+    sa.count_malformed();
     return Status(Errc::invalid_length, static_cast<uint32_t>(at + 1), "ah payload length");
   }
   if (!r.skip(ah_size - kAhFixedSize)) {
-    ++counters.malformed;
+    sa.count_malformed();
     return r.status().with_field("ah icv");
   }
   // Validate the headers in front of AH before the window is consulted.
   if (Status s = zero_mutable(nullptr, pb.data(), at); !s.ok()) {
-    ++counters.malformed;
+    sa.count_malformed();
     return s;
   }
   ReplayWindow& window = sa.mutable_window();
   uint64_t seq = window.infer(low);
   if (Status s = window.check(seq); !s.ok()) {
-    ++counters.replay_drops;
+    sa.count_replay_drop();
     return Status(s.code(), static_cast<uint32_t>(at + 8), "ah sequence number");
   }
   if (Status st = ah_verify(sa, pb.data(), at, low, &seq); !st.ok()) {
     if (st == Errc::integrity_check_failed) {
       sa.auth_failed();
     } else {
-      ++counters.malformed;
+      sa.count_malformed();
     }
     return st;
   }
   // RFC 4302 3.4.3: the window moves only for packets whose ICV verified.
   sa.auth_succeeded();
-  window.commit(seq);
+  // Another receiver of this SA may have committed the same number since
+  // check(), or moved the window past it: drop it as replayed then.
+  if (Status s = window.commit(seq); !s.ok()) {
+    sa.count_replay_drop();
+    return Status(s.code(), static_cast<uint32_t>(at + 8), "ah sequence number");
+  }
   OpenInfo info;
   info.sequence = seq;
   info.next_header = next;

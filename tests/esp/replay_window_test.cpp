@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // ReplayWindow (esp/replay_window.hpp): the anti-replay rules of RFC 4303
-// section 3.4.3 on the RFC 6479 block ring, and the Extended Sequence Number
-// inference of RFC 4303 appendix A2.2, checked at their edges and against a
-// simple reference model.
+// section 3.4.3 on the lock-free ring of tagged blocks, and the Extended
+// Sequence Number inference of RFC 4303 appendix A2.2, checked at their
+// edges, against a simple reference model, and with several receivers
+// committing into one window at once (issue 11).
 #include "ipsec/esp/replay_window.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <set>
+#include <thread>
+#include <vector>
 
 using namespace ipsec;
 using ipsec::esp::ReplayWindow;
@@ -26,7 +32,8 @@ ReplayWindow make_window(uint32_t size, bool esn = false) {
 // successful ICV verification.
 bool accept(ReplayWindow& w, uint64_t seq) {
   if (!w.check(seq).ok()) return false;
-  w.commit(seq);
+  // Single-threaded, a number check() passed is always recorded.
+  REQUIRE(w.commit(seq).ok());
   return true;
 }
 
@@ -326,7 +333,7 @@ TEST_CASE("ReplayWindow: randomized cross-check against the reference model") {
         const bool got = w.check(seq).ok();
         REQUIRE_MESSAGE(got == want, "seq " << seq << " top " << ref.top);
         if (want) {
-          w.commit(seq);
+          REQUIRE(w.commit(seq).ok());
           ref.commit(seq);
         }
         REQUIRE(w.top() == ref.top);
@@ -358,7 +365,7 @@ TEST_CASE("ReplayWindow ESN: randomized inference against the RFC 4303 A2.2 rang
         default: break;
       }
       ReplayWindow w = make_window(size, true);
-      w.commit(top);
+      REQUIRE(w.commit(top).ok());
       REQUIRE_MESSAGE(w.infer(low) == reference_infer(top, size, low), "top " << top << " low " << low);
     }
   }
@@ -390,11 +397,334 @@ TEST_CASE("ReplayWindow ESN: randomized packet stream across subspaces against t
         const bool want = inferred != 0 && ref.check(inferred);
         REQUIRE(w.check(inferred).ok() == want);
         if (want) {
-          w.commit(inferred);
+          REQUIRE(w.commit(inferred).ok());
           ref.commit(inferred);
         }
       }
       CHECK(ref.top > (1 + static_cast<uint64_t>(run)) * k32);  // crossed a boundary
+    }
+  }
+}
+
+TEST_CASE("ReplayWindow: commit alone gives the reference verdict (with and without ESN, far jumps)") {
+  // The datapath calls check() then commit(), but commit() must stand on its
+  // own: another receiver may have moved the window in between. Single-
+  // threaded, commit(seq).ok() is exactly the reference model's check(seq).
+  // Far jumps include the distances where 32-bit block tags repeat (2^37
+  // numbers and multiples) or change sign (2^36), and numbers near 2^32 and
+  // near 2^64 for ESN.
+  constexpr uint64_t k32 = uint64_t{1} << 32;
+  const uint64_t far[] = {uint64_t{1} << 33, (uint64_t{1} << 36) - 32, uint64_t{1} << 36,
+                          uint64_t{1} << 37, (uint64_t{1} << 37) + 31, 3 * (uint64_t{1} << 37),
+                          uint64_t{1} << 41};
+  std::mt19937_64 rng(0x11);
+  for (const bool esn : {false, true}) {
+    for (uint32_t size : {0u, 1u, 32u, 64u, 65u, 1024u, 4096u}) {
+      for (int run = 0; run < 3; ++run) {
+        INFO("ESN " << esn << " W = " << size << " run " << run);
+        ReplayWindow w = make_window(size, esn);
+        ReferenceWindow ref{size, 0, {}};
+        const uint64_t infer_w = size != 0 ? size : k32 / 2;
+        // ESN runs start just below a subspace boundary (run 2: near 2^64).
+        uint64_t cursor = !esn       ? 1
+                          : run == 2 ? ~uint64_t{0} - (uint64_t{1} << 40)
+                                     : (2 + uint64_t(run)) * k32 - 100;
+        const uint64_t span = size == 0 ? 64 : size;
+        if (esn) {  // the receiver starts where the sender's numbers are
+          REQUIRE(w.commit(cursor).ok());
+          ref.commit(cursor);
+        }
+        for (int i = 0; i < 4000; ++i) {
+          uint64_t seq = 0;
+          const unsigned kind = static_cast<unsigned>(rng() % 100);
+          if (kind < 45) {  // reordered, duplicate, at and beyond the left edge
+            const uint64_t back = rng() % (span + 40);
+            seq = cursor > back ? cursor - back : 0;
+          } else if (kind < 80) {
+            cursor += 1 + rng() % 3;
+            seq = cursor;
+          } else if (kind < 97) {
+            cursor += rng() % (3 * span + 100);
+            seq = cursor;
+          } else {
+            const uint64_t jump = far[rng() % std::size(far)];
+            if (cursor > ~uint64_t{0} - jump - (uint64_t{1} << 36)) continue;  // stay inside 2^64
+            cursor += jump;
+            seq = cursor;
+          }
+          if (esn && kind < 97) {
+            // Delivered by its low 32 bits, as the datapath sees it: the
+            // number judged is the one inferred (RFC 4303 A2.2).
+            const uint32_t low = static_cast<uint32_t>(seq);
+            seq = w.infer(low);
+            REQUIRE(seq == reference_infer(ref.top, infer_w, low));
+          }
+          const bool want = ref.check(seq);
+          if (rng() % 2 == 0) REQUIRE_MESSAGE(w.check(seq).ok() == want, "seq " << seq << " top " << ref.top);
+          REQUIRE_MESSAGE(w.commit(seq).ok() == want, "seq " << seq << " top " << ref.top);
+          if (want) ref.commit(seq);
+          REQUIRE(w.top() == ref.top);
+          if (i % 256 == 0) {  // the whole window and a little beyond agree
+            for (uint64_t k = 0; k < std::min<uint64_t>(span + 40, ref.top); ++k) {
+              REQUIRE_MESSAGE(w.check(ref.top - k).ok() == ref.check(ref.top - k), "top - " << k);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("ReplayWindow: jumps of exactly 2^37 (the 32-bit tag period) leave no stale bits") {
+  // Block tags are the block number modulo 2^32: a jump of 2^37 numbers
+  // lands every number on the slot and tag of one received before. The
+  // committer that jumps re-tags the slots against the previous top, so
+  // none of the old bits survive.
+  for (uint32_t size : {1u, 32u, 64u, 1000u, 4096u}) {
+    INFO("W = " << size);
+    ReplayWindow w = make_window(size, true);
+    for (uint64_t s = 1; s <= size; ++s) REQUIRE(accept(w, s));
+    uint64_t top = size;
+    for (int k = 1; k <= 5; ++k) {
+      const uint64_t next = top + (uint64_t{1} << 37) * static_cast<uint64_t>(k);
+      INFO("next " << next);
+      REQUIRE(w.commit(next).ok());
+      for (uint64_t j = 1; j < size; ++j) REQUIRE(w.check(next - j).ok());
+      for (uint64_t j = 1; j < size; ++j) REQUIRE(w.commit(next - j).ok());
+      for (uint64_t j = 0; j < size; ++j) REQUIRE(w.commit(next - j) == Errc::replayed);
+      CHECK(w.check(next - size) == Errc::replayed);
+      top = next;
+    }
+  }
+}
+
+namespace {
+
+// SpinBarrier: the test threads start each round together (test code only;
+// the window itself never waits).
+class SpinBarrier {
+ public:
+  explicit SpinBarrier(unsigned n) : n_(n) {}
+  void arrive_and_wait() {
+    const unsigned gen = gen_.load(std::memory_order_acquire);
+    if (count_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) {
+      count_.store(0, std::memory_order_relaxed);
+      gen_.fetch_add(1, std::memory_order_acq_rel);
+      return;
+    }
+    while (gen_.load(std::memory_order_acquire) == gen) std::this_thread::yield();
+  }
+
+ private:
+  const unsigned n_;
+  std::atomic<unsigned> count_{0};
+  std::atomic<unsigned> gen_{0};
+};
+
+std::unique_ptr<std::atomic<uint32_t>[]> make_counters(size_t n) {
+  return std::unique_ptr<std::atomic<uint32_t>[]>(new std::atomic<uint32_t>[n]());
+}
+
+}  // namespace
+
+TEST_CASE("ReplayWindow concurrent: every thread offers every number; each is accepted exactly once") {
+  // 2..4 receivers of one SA, each with every packet of a round (a window's
+  // worth) in its own shuffled order, as duplicated and reordered traffic
+  // spread over queues would arrive. No number of a round can leave the
+  // window during it (top <= the round's last number), so each must be
+  // accepted by exactly one thread and refused by all the others, whether
+  // the refusal comes from check() or, after a lost race, from commit().
+  for (uint32_t size : {64u, 1024u}) {
+    for (unsigned nthreads : {2u, 3u, 4u}) {
+      INFO("W = " << size << " threads " << nthreads);
+      ReplayWindow w = make_window(size);
+      const uint64_t rounds = 200000 / size;
+      const uint64_t n = rounds * size;
+      auto accepted = make_counters(n + 1);
+      std::atomic<uint64_t> lost_races{0};
+      SpinBarrier barrier(nthreads);
+      std::vector<std::thread> threads;
+      for (unsigned t = 0; t < nthreads; ++t) {
+        threads.emplace_back([&, t] {
+          std::mt19937_64 rng(1000 + t);
+          std::vector<uint64_t> order(size);
+          for (uint64_t r = 0; r < rounds; ++r) {
+            for (uint64_t k = 0; k < size; ++k) order[k] = r * size + k + 1;
+            // Thread 0 and 1 share one order (the same number at the same
+            // time, most contention); the others shuffle their own.
+            std::mt19937_64 round_rng(t < 2 ? r : rng());
+            std::shuffle(order.begin(), order.end(), round_rng);
+            barrier.arrive_and_wait();
+            for (uint64_t s : order) {
+              // Odd threads commit without the pre-check: commit alone must
+              // refuse duplicates.
+              if (t % 2 == 0 && !w.check(s).ok()) continue;
+              if (w.commit(s).ok()) {
+                accepted[s].fetch_add(1, std::memory_order_relaxed);
+              } else if (t % 2 == 0) {
+                lost_races.fetch_add(1, std::memory_order_relaxed);
+              }
+            }
+          }
+        });
+      }
+      for (auto& th : threads) th.join();
+      CHECK(w.top() == n);
+      uint64_t not_once = 0;
+      for (uint64_t s = 1; s <= n; ++s) {
+        if (accepted[s].load() != 1) ++not_once;
+        if (w.check(s).ok()) ++not_once;
+      }
+      CHECK(not_once == 0);
+      MESSAGE("W = " << size << " threads " << nthreads << ": " << lost_races.load()
+                     << " commits lost the race after a passed check");
+    }
+  }
+}
+
+TEST_CASE("ReplayWindow concurrent: interleaved shuffled ranges, never twice, the final window complete") {
+  // No barrier: threads drift apart, so a slow thread offers numbers the
+  // window has left. Only the properties that hold under any interleaving
+  // are asserted: no number accepted twice, a successful commit has top at
+  // or above it, every number of the final window accepted exactly once
+  // (it was never left of the window, so its first commit must win), and
+  // afterwards every offered number is a duplicate.
+  for (uint32_t size : {64u, 1024u}) {
+    for (unsigned nthreads : {2u, 4u}) {
+      INFO("W = " << size << " threads " << nthreads);
+      ReplayWindow w = make_window(size);
+      const uint64_t n = 200000;
+      const uint64_t chunk = size / 2;
+      auto accepted = make_counters(n + 1);
+      std::atomic<uint64_t> errors{0};
+      std::vector<std::thread> threads;
+      for (unsigned t = 0; t < nthreads; ++t) {
+        threads.emplace_back([&, t] {
+          std::mt19937_64 rng(77 + t);
+          std::vector<uint64_t> order(n);
+          for (uint64_t k = 0; k < n; ++k) order[k] = k + 1;
+          for (uint64_t c = 0; c < n; c += chunk) {
+            std::shuffle(order.begin() + static_cast<std::ptrdiff_t>(c),
+                         order.begin() + static_cast<std::ptrdiff_t>(std::min(n, c + chunk)), rng);
+          }
+          for (uint64_t s : order) {
+            if (!w.check(s).ok()) continue;
+            if (!w.commit(s).ok()) continue;
+            accepted[s].fetch_add(1, std::memory_order_relaxed);
+            if (w.top() < s) errors.fetch_add(1, std::memory_order_relaxed);
+          }
+        });
+      }
+      for (auto& th : threads) th.join();
+      CHECK(errors.load() == 0);
+      REQUIRE(w.top() == n);
+      uint64_t twice = 0, missing = 0, total = 0, open = 0;
+      for (uint64_t s = 1; s <= n; ++s) {
+        const uint32_t a = accepted[s].load();
+        total += a;
+        if (a > 1) ++twice;
+        if (n - s < size && a != 1) ++missing;
+        if (w.check(s).ok()) ++open;
+      }
+      CHECK(twice == 0);
+      CHECK(missing == 0);
+      CHECK(open == 0);
+      CHECK(total >= size);
+    }
+  }
+}
+
+TEST_CASE("ReplayWindow concurrent: a fast-moving window with late and duplicate packets") {
+  // Each thread owns a disjoint stream (the numbers congruent to its index
+  // modulo the thread count) that jumps ahead often, holds some packets
+  // back and delivers them late (some inside the window by then, some left
+  // of it), and replays some it already had accepted. Asserted, as true
+  // under any interleaving: a number already W or more behind the top seen
+  // before the call is refused; a replay of an accepted number is refused;
+  // no number is accepted twice; a number inside the final window that was
+  // offered was accepted (it never left the window); afterwards every
+  // offered number is refused.
+  for (uint32_t size : {64u, 1024u}) {
+    for (unsigned nthreads : {2u, 4u}) {
+      INFO("W = " << size << " threads " << nthreads);
+      struct Offer {
+        uint64_t seq;
+        bool replay;  // a copy of an earlier offer of this thread
+      };
+      // The streams are drawn before the threads start, so the counters
+      // can be sized.
+      std::vector<std::vector<Offer>> streams(nthreads);
+      uint64_t max_seq = 0;
+      for (unsigned t = 0; t < nthreads; ++t) {
+        std::mt19937_64 rng(500 + t);
+        std::vector<std::pair<size_t, uint64_t>> held;  // (due offer index, seq)
+        uint64_t k = 0;
+        std::vector<Offer>& out = streams[t];
+        while (out.size() < 40000) {
+          const unsigned kind = static_cast<unsigned>(rng() % 100);
+          k += kind < 5 ? 1 + rng() % size : 1;  // jumps of up to W packets of this stream
+          const uint64_t seq = t + 1 + nthreads * k;
+          max_seq = std::max(max_seq, seq);
+          if (kind >= 85 && kind < 95) {
+            held.emplace_back(out.size() + rng() % (size / 4 + 8), seq);
+          } else {
+            out.push_back({seq, false});
+          }
+          if (kind >= 95 && out.size() > 1) {
+            const Offer& old = out[out.size() - 1 - rng() % std::min<size_t>(out.size(), 50)];
+            out.push_back({old.seq, true});
+          }
+          for (size_t h = 0; h < held.size();) {
+            if (held[h].first <= out.size()) {
+              out.push_back({held[h].second, false});
+              held[h] = held.back();
+              held.pop_back();
+            } else {
+              ++h;
+            }
+          }
+        }
+      }
+      std::vector<uint8_t> offered(max_seq + 1);
+      for (const auto& stream : streams) {
+        for (const Offer& o : stream) offered[o.seq] = 1;
+      }
+      ReplayWindow w = make_window(size);
+      auto accepted = make_counters(max_seq + 1);
+      std::atomic<uint64_t> left_accepted{0}, replay_accepted{0};
+      std::vector<std::thread> threads;
+      for (unsigned t = 0; t < nthreads; ++t) {
+        threads.emplace_back([&, t] {
+          for (const Offer& o : streams[t]) {
+            const uint64_t before = w.top();
+            const bool ok = w.check(o.seq).ok() && w.commit(o.seq).ok();
+            if (!ok) continue;
+            if (accepted[o.seq].fetch_add(1, std::memory_order_relaxed) != 0 && o.replay) {
+              replay_accepted.fetch_add(1, std::memory_order_relaxed);
+            }
+            if (before >= o.seq && before - o.seq >= size)
+              left_accepted.fetch_add(1, std::memory_order_relaxed);
+          }
+        });
+      }
+      for (auto& th : threads) th.join();
+      CHECK(left_accepted.load() == 0);
+      CHECK(replay_accepted.load() == 0);
+      const uint64_t top = w.top();
+      uint64_t twice = 0, missing = 0, open = 0, total = 0;
+      for (uint64_t s = 1; s <= max_seq; ++s) {
+        const uint32_t a = accepted[s].load();
+        total += a;
+        if (a > 1) ++twice;
+        if (offered[s] == 0) continue;
+        if (top - s < size && a != 1) ++missing;
+        if (w.check(s).ok()) ++open;
+      }
+      CHECK(twice == 0);
+      CHECK(missing == 0);
+      CHECK(open == 0);
+      MESSAGE("W = " << size << " threads " << nthreads << ": accepted " << total << " of "
+                     << nthreads * streams[0].size() << " offers, top " << top);
     }
   }
 }

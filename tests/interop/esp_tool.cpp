@@ -782,7 +782,7 @@ int run(const Options& o) {
       print_status("esp_tool: inbound SA", sa.status());
       return 2;
     }
-    if (o.first_seq > 1) (*sa)->mutable_window().commit(o.first_seq - 1);
+    if (o.first_seq > 1) (void)(*sa)->mutable_window().commit(o.first_seq - 1);
     for (size_t i = 0; i < packets.size(); ++i) {
       Buffer buf(packets[i].data, o.config.tfc_pad_to);
       auto r = ipsec::esp::open(**sa, buf.pb);

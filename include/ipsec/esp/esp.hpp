@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <utility>
 
 #include "ipsec/bytes/bytes.hpp"
 #include "ipsec/bytes/endian.hpp"
@@ -94,12 +95,30 @@ struct OpenResult {
 // ENCR_NULL_AUTH_AES_GMAC and ESN, pb needs 4 octets of headroom (the AAD
 // is made contiguous there, RFC 4543 3.3): no_headroom otherwise.
 [[nodiscard]] Result<OpenInfo> open_esp(InboundSa& sa, PacketBuffer& pb, uint8_t outer_ecn = 0) noexcept;
-// seal_burst / open_burst: the same for several packets of one SA, each with
-// its own result (results.size() >= packets.size()).
+// seal_burst / open_burst: the same for a burst of packets, each with its
+// own result (as many as the shortest span), of one SA or of one SA per
+// packet (sas[i] for packets[i]; a null SA gets invalid_argument). The
+// crypto of the whole burst is handed to the backend at once (crypto::
+// seal_burst, etm_seal_burst), so a multi-buffer backend pipelines packets
+// even of different SAs; results are those of the single calls. AH packets
+// and ESN with GMAC go one by one. open_esp_burst: open_esp for each
+// packet, outer_ecn[i] its ECN (0 where the span is shorter).
 void seal_burst(OutboundSa& sa, std::span<PacketBuffer> packets, std::span<SealResult> results) noexcept;
+void seal_burst(std::span<OutboundSa* const> sas, std::span<PacketBuffer> packets,
+                std::span<SealResult> results) noexcept;
 void open_burst(InboundSa& sa, std::span<PacketBuffer> packets, std::span<OpenResult> results) noexcept;
+void open_burst(std::span<InboundSa* const> sas, std::span<PacketBuffer> packets,
+                std::span<OpenResult> results) noexcept;
+void open_esp_burst(std::span<InboundSa* const> sas, std::span<PacketBuffer> packets,
+                    std::span<OpenResult> results, std::span<const uint8_t> outer_ecn = {}) noexcept;
 
 // ---- implementation -----------------------------------------------------------------------
+
+// AH lives in its own header; seal/open dispatch to it by the SA's protocol.
+namespace detail {
+[[nodiscard]] Result<SealInfo> ah_seal(OutboundSa& sa, PacketBuffer& pb) noexcept;
+[[nodiscard]] Result<OpenInfo> ah_open(InboundSa& sa, PacketBuffer& pb) noexcept;
+}  // namespace detail
 
 namespace detail {
 
@@ -261,19 +280,12 @@ struct EspLayout {
   return l;
 }
 
-// esp_crypt_seal: fill the IV, encrypt and authenticate (RFC 4303 3.3.2).
-// esn_room: the 4 octets before the ESP header plus the header, for GMAC
-// with ESN (empty otherwise).
-[[nodiscard]] inline Status esp_crypt_seal(const Transforms& t, const EspLayout& l, uint32_t spi,
-                                           uint64_t seq, bool esn, MutableByteView esn_room) noexcept {
-  if (t.aead) {
-    store_be64(l.iv.first<8>(), seq);
-    if (!t.gmac) return t.aead->seal(l.iv, esp_aad(spi, seq, esn).view(), l.body, l.icv);
-    // RFC 4543 3.3: everything from the SPI to the trailer is AAD; nothing is encrypted.
-    if (!esn) return t.aead->seal(l.iv, l.all.first(l.all.size() - l.icv.size()), {}, l.icv);
-    if (esn_room.size() < 8) return Errc::no_headroom;
-    EsnAadWindow window(esn_room, spi, static_cast<uint32_t>(seq >> 32));
-    return t.aead->seal(l.iv, esn_room.first(4 + l.all.size() - l.icv.size()), {}, l.icv);
+// esp_fill_iv: the explicit IV of a packet (RFC 4303 2.3).
+[[nodiscard]] inline Status esp_fill_iv(const Transforms& t, const EspLayout& l, uint32_t spi,
+                                        uint64_t seq) noexcept {
+  if (t.aead || t.iv_size == 8) {
+    store_be64(l.iv.first<8>(), seq);  // counter modes: unique per packet (RFC 4106 3.1, RFC 3686 3.1)
+    return Status::success();
   }
   if (t.encr == crypto::EncrId::aes_cbc) {
     // IV = E_K(SPI | seq | 0^4): unpredictable without K, unique per packet.
@@ -283,8 +295,22 @@ struct EspLayout {
     const std::array<uint8_t, 16> zero{};
     IPSEC_TRY(t.cipher->encrypt(zero, nonce));
     std::copy(nonce.begin(), nonce.end(), l.iv.begin());
-  } else if (t.iv_size == 8) {
-    store_be64(l.iv.first<8>(), seq);  // AES-CTR: unique per packet (RFC 3686 3.1)
+  }
+  return Status::success();
+}
+
+// esp_crypt_seal: encrypt and authenticate a framed packet whose IV is
+// filled (RFC 4303 3.3.2). esn_room: the 4 octets before the ESP header
+// plus the header, for GMAC with ESN (empty otherwise).
+[[nodiscard]] inline Status esp_crypt_seal(const Transforms& t, const EspLayout& l, uint32_t spi,
+                                           uint64_t seq, bool esn, MutableByteView esn_room) noexcept {
+  if (t.aead) {
+    if (!t.gmac) return t.aead->seal(l.iv, esp_aad(spi, seq, esn).view(), l.body, l.icv);
+    // RFC 4543 3.3: everything from the SPI to the trailer is AAD; nothing is encrypted.
+    if (!esn) return t.aead->seal(l.iv, l.all.first(l.all.size() - l.icv.size()), {}, l.icv);
+    if (esn_room.size() < 8) return Errc::no_headroom;
+    EsnAadWindow window(esn_room, spi, static_cast<uint32_t>(seq >> 32));
+    return t.aead->seal(l.iv, esn_room.first(4 + l.all.size() - l.icv.size()), {}, l.icv);
   }
   IPSEC_TRY(t.cipher->encrypt(l.iv, l.body));
   // RFC 4303 3.3.2.1 / 2.2.1: with ESN the ICV also covers Seqh, appended.
@@ -342,10 +368,11 @@ struct EspLayout {
   return Status::success();
 }
 
-// esp_encap: pb holds the payload to protect; append the trailer, prepend
-// SPI | seq | IV, and encrypt. pb then holds [SPI .. ICV].
-[[nodiscard]] inline Status esp_encap(OutboundSa& sa, PacketBuffer& pb, uint8_t next_header,
-                                      size_t tfc_octets, uint64_t seq) noexcept {
+// esp_frame: pb holds the payload to protect; append the trailer and
+// prepend SPI | seq | IV. pb then holds [SPI .. ICV] with the body still in
+// the clear and the ICV unset: esp_crypt_seal (or a burst) completes it.
+[[nodiscard]] inline Result<EspLayout> esp_frame(OutboundSa& sa, PacketBuffer& pb, uint8_t next_header,
+                                                 size_t tfc_octets, uint64_t seq) noexcept {
   const Transforms& t = sa.transforms();
   const size_t align = t.align;
   const size_t body = pb.size() + tfc_octets;
@@ -363,9 +390,17 @@ struct EspLayout {
   if (!header) return header.status();
   store_be32(header->first<4>(), sa.spi());
   store_be32(header->subspan(4).first<4>(), static_cast<uint32_t>(seq));
+  const EspLayout l = esp_layout(pb.data(), t);
+  IPSEC_TRY(esp_fill_iv(t, l, sa.spi(), seq));
+  return l;
+}
+
+// esp_seal_crypto: the crypto of one framed packet at pb.data().
+[[nodiscard]] inline Status esp_seal_crypto(OutboundSa& sa, PacketBuffer& pb, const EspLayout& l,
+                                            uint64_t seq) noexcept {
+  const Transforms& t = sa.transforms();
   const bool esn = sa.config().esn;
-  return esp_crypt_seal(t, esp_layout(pb.data(), t), sa.spi(), seq, esn,
-                        esn && t.gmac ? esn_room(pb) : MutableByteView());
+  return esp_crypt_seal(t, l, sa.spi(), seq, esn, esn && t.gmac ? esn_room(pb) : MutableByteView());
 }
 
 // push_outer: push the outer headers of a tunnel-mode packet (and the UDP
@@ -472,73 +507,101 @@ struct OuterInfo {
   return o;
 }
 
-// esp_decap: pb starts at the ESP header. Verifies, updates the window and
-// strips ESP: pb then holds the payload. Returns the sequence number and
-// next header.
+// ESP decapsulation is split around its crypto so that a burst can run the
+// crypto of many packets at once: decap_begin (header, SPI, lengths, the
+// read-only replay check), the ICV verification and decryption, decap_end
+// (window commit, padding, strip). pb starts at the ESP header.
 struct Decapped {
   uint64_t seq = 0;
   uint8_t next_header = 0;
+};
+struct DecapFrame {
+  EspLayout layout;
+  uint64_t seq = 0;
+  bool crypto_done = false;  // the crypto already ran (ESN resync, GMAC with ESN): see crypto_status
+  Status crypto_status;
 };
 
 [[nodiscard]] Status esp_open_resync(InboundSa& sa, PacketBuffer& pb, const EspLayout& l, uint32_t low,
                                      uint64_t* seq) noexcept;
 
-[[nodiscard]] inline Result<Decapped> esp_decap(InboundSa& sa, PacketBuffer& pb) noexcept {
+[[nodiscard]] inline Status decap_begin(InboundSa& sa, PacketBuffer& pb, DecapFrame* f) noexcept {
   const Transforms& t = sa.transforms();
-  SaCounters& counters = sa.mutable_counters();
   ByteReader r(pb.data());
   uint32_t spi = 0, low = 0;
   if (!r.read_u32(&spi) || !r.read_u32(&low)) {
-    ++counters.malformed;
+    sa.count_malformed();
     return r.status().with_field("esp header");
   }
   if (spi != sa.spi()) {
-    ++counters.malformed;
+    sa.count_malformed();
     return Status(Errc::spi_mismatch, 0, "spi");
   }
   const size_t overhead = kEspHeaderSize + t.iv_size + t.icv_size;
   if (pb.size() < overhead + 2) {
-    ++counters.malformed;
+    sa.count_malformed();
     return Status(Errc::truncated, static_cast<uint32_t>(pb.size()), "esp packet");
   }
-  const EspLayout l = esp_layout(pb.data(), t);
-  if (t.align > 4 && l.body.size() % t.align != 0) {  // CBC: whole blocks (RFC 3602 2.4)
-    ++counters.malformed;
+  f->layout = esp_layout(pb.data(), t);
+  if (t.align > 4 && f->layout.body.size() % t.align != 0) {  // CBC: whole blocks (RFC 3602 2.4)
+    sa.count_malformed();
     return Status(Errc::invalid_length, kEspHeaderSize, "esp ciphertext");
   }
-  ReplayWindow& window = sa.mutable_window();
-  uint64_t seq = window.infer(low);
-  if (Status s = window.check(seq); !s.ok()) {
-    ++counters.replay_drops;
+  const ReplayWindow& window = sa.window();
+  f->seq = window.infer(low);
+  if (Status s = window.check(f->seq); !s.ok()) {
+    sa.count_replay_drop();
     return Status(s.code(), 4, "esp sequence number");
   }
   const bool esn = sa.config().esn;
-  Status st;
   if (sa.resync_due() && pb.size() <= limits::kMaxEsnResyncPacket) {
-    st = esp_open_resync(sa, pb, l, low, &seq);
-  } else {
-    st = esp_crypt_open(t, l, spi, seq, esn, esn && t.gmac ? esn_room(pb) : MutableByteView());
+    f->crypto_status = esp_open_resync(sa, pb, f->layout, low, &f->seq);
+    f->crypto_done = true;
+  } else if (esn && t.gmac) {
+    // The AAD borrows the octets in front of the header: one packet at a time.
+    f->crypto_status = esp_crypt_open(t, f->layout, spi, f->seq, true, esn_room(pb));
+    f->crypto_done = true;
   }
-  if (!st.ok()) {
-    if (st == Errc::integrity_check_failed) sa.auth_failed();
-    return st;
+  return Status::success();
+}
+
+// decap_end: after the crypto (status `crypto`): counts, the window commit
+// (RFC 4303 3.4.3: only for packets that authenticated), the padding check
+// and the strip; pb then holds the payload.
+[[nodiscard]] inline Result<Decapped> decap_end(InboundSa& sa, PacketBuffer& pb, const DecapFrame& f,
+                                                Status crypto) noexcept {
+  if (!crypto.ok()) {
+    if (crypto == Errc::integrity_check_failed) sa.auth_failed();
+    return crypto;
   }
   sa.auth_succeeded();
-  window.commit(seq);
+  if (Status s = sa.mutable_window().commit(f.seq); !s.ok()) {
+    // A concurrent receiver accepted the same sequence number first.
+    sa.count_replay_drop();
+    return Status(s.code(), 4, "esp sequence number");
+  }
+  const Transforms& t = sa.transforms();
+  const MutableByteView body = f.layout.body;
   // RFC 4303 2.4: Pad Length, Next Header, and padding 1, 2, 3, ...
-  const size_t n = l.body.size();
-  const size_t pad = l.body[n - 2];
-  const uint8_t next = l.body[n - 1];
+  const size_t n = body.size();
+  const size_t pad = body[n - 2];
+  const uint8_t next = body[n - 1];
   bool pad_ok = pad + 2 <= n;
-  for (size_t i = 0; pad_ok && i < pad; ++i) pad_ok = l.body[n - 2 - pad + i] == static_cast<uint8_t>(i + 1);
+  for (size_t i = 0; pad_ok && i < pad; ++i) pad_ok = body[n - 2 - pad + i] == static_cast<uint8_t>(i + 1);
   if (!pad_ok) {
-    ++counters.pad_errors;
+    sa.count_pad_error();
     return Status(Errc::bad_padding, static_cast<uint32_t>(kEspHeaderSize + t.iv_size + n - 2),
                   "esp padding");
   }
   (void)pb.pull(kEspHeaderSize + t.iv_size);
   (void)pb.trim(pad + 2 + t.icv_size);
-  return Decapped{seq, next};
+  return Decapped{f.seq, next};
+}
+
+// esp_decap_crypto: the crypto of one packet after decap_begin.
+[[nodiscard]] inline Status esp_decap_crypto(const InboundSa& sa, const DecapFrame& f) noexcept {
+  if (f.crypto_done) return f.crypto_status;
+  return esp_crypt_open(sa.transforms(), f.layout, sa.spi(), f.seq, sa.config().esn, MutableByteView());
 }
 
 // esp_open_resync: RFC 4303 A3.2 after too many consecutive failures: try
@@ -568,9 +631,8 @@ inline Status esp_open_resync(InboundSa& sa, PacketBuffer& pb, const EspLayout& 
 // drop the padding, apply RFC 6040 decapsulation.
 [[nodiscard]] inline Status finish_tunnel(InboundSa& sa, PacketBuffer& pb, uint8_t next_header,
                                           uint8_t outer_ecn) noexcept {
-  SaCounters& counters = sa.mutable_counters();
   if (next_header != kNextHeaderIpv4 && next_header != kNextHeaderIpv6) {
-    ++counters.malformed;
+    sa.count_malformed();
     return Status(Errc::unexpected_protocol, 0, "tunnel payload");
   }
   size_t length = 0;
@@ -578,7 +640,7 @@ inline Status esp_open_resync(InboundSa& sa, PacketBuffer& pb, const EspLayout& 
   if (next_header == kNextHeaderIpv4) {
     auto h = ipv4_fields(pb.data());
     if (!h) {
-      ++counters.malformed;
+      sa.count_malformed();
       return h.status();
     }
     length = h->total_length;
@@ -586,7 +648,7 @@ inline Status esp_open_resync(InboundSa& sa, PacketBuffer& pb, const EspLayout& 
   } else {
     auto h = ipv6_fields(pb.data());
     if (!h) {
-      ++counters.malformed;
+      sa.count_malformed();
       return h.status();
     }
     length = wire::Ipv6Header::kSize + h->payload_length;
@@ -595,31 +657,78 @@ inline Status esp_open_resync(InboundSa& sa, PacketBuffer& pb, const EspLayout& 
   if (length < pb.size()) (void)pb.trim(pb.size() - length);  // TFC padding (RFC 4303 2.7)
   const int ecn = decap_ecn(inner_ecn, outer_ecn);
   if (ecn < 0) {
-    ++counters.malformed;
+    sa.count_malformed();
     return Status(Errc::ecn_mismatch, 1, "ecn");
   }
   if (ecn != inner_ecn) set_inner_ecn(pb.data(), static_cast<uint8_t>(ecn));
   return Status::success();
 }
 
-// open_payload: esp_decap, then drop dummy packets (RFC 4303 2.6: next
-// header 59), which are authentic and counted but carry nothing.
-[[nodiscard]] inline Result<Decapped> open_payload(InboundSa& sa, PacketBuffer& pb) noexcept {
-  auto d = esp_decap(sa, pb);
-  if (d && d->next_header == kNextHeaderNone) {
-    ++sa.mutable_counters().dummy_packets;
-    return Errc::dummy_packet;
+// OpenFrame: a received packet between open_begin and open_finish.
+struct OpenFrame {
+  DecapFrame decap;
+  OuterInfo outer;        // open: the datagram's headers in front of ESP
+  bool esp_only = false;  // open_esp: pb started at the ESP header (tunnel mode)
+  uint8_t outer_ecn = 0;
+};
+
+// open_begin: the checks before the crypto; pb then starts at the ESP header.
+[[nodiscard]] inline Status open_begin(InboundSa& sa, PacketBuffer& pb, bool esp_only, uint8_t outer_ecn,
+                                       OpenFrame* f) noexcept {
+  const SaConfig& c = sa.config();
+  f->esp_only = esp_only;
+  if (esp_only) {
+    if (c.protocol != SecurityProtocol::esp || c.mode != Mode::tunnel) return Errc::invalid_argument;
+    if (sa.hard_limit_reached()) return Errc::lifetime_expired;
+    f->outer_ecn = outer_ecn & 0x03;
+  } else {
+    if (sa.hard_limit_reached()) return Errc::lifetime_expired;
+    auto outer = parse_outer(sa, pb);
+    if (!outer) {
+      sa.count_malformed();
+      return outer.status();
+    }
+    f->outer = *outer;
+    f->outer_ecn = outer->ecn;
+    (void)pb.pull(outer->protected_offset);
   }
-  return d;
+  return decap_begin(sa, pb, &f->decap);
 }
 
-// open_tunnel: pb starts at the ESP header of a tunnel-mode SA; leaves the
-// inner packet.
-[[nodiscard]] inline Result<OpenInfo> open_tunnel(InboundSa& sa, PacketBuffer& pb,
-                                                  uint8_t outer_ecn) noexcept {
-  auto d = open_payload(sa, pb);
+// open_finish: after the crypto: the window, the padding, dummy packets
+// (RFC 4303 2.6: next header 59, authentic and counted but carrying
+// nothing), then the inner packet (tunnel) or the rebuilt one (transport).
+[[nodiscard]] inline Result<OpenInfo> open_finish(InboundSa& sa, PacketBuffer& pb, const OpenFrame& f,
+                                                  Status crypto) noexcept {
+  auto d = decap_end(sa, pb, f.decap, crypto);
   if (!d) return d.status();
-  IPSEC_TRY(finish_tunnel(sa, pb, d->next_header, outer_ecn));
+  if (d->next_header == kNextHeaderNone) {
+    sa.count_dummy();
+    return Errc::dummy_packet;
+  }
+  const SaConfig& c = sa.config();
+  if (c.mode == Mode::tunnel) {
+    IPSEC_TRY(finish_tunnel(sa, pb, d->next_header, f.outer_ecn));
+  } else {
+    // Bring the IP header back in front of the payload: it sits before the
+    // [UDP |] ESP | IV octets that decapsulation pulled.
+    const size_t header = f.outer.split.header_size;
+    const size_t gap = f.outer.protected_offset - header + kEspHeaderSize + sa.transforms().iv_size;
+    (void)pb.push(gap + header);
+    const MutableByteView moved = pb.data();
+    std::copy_backward(moved.begin(), moved.begin() + static_cast<std::ptrdiff_t>(header),
+                       moved.begin() + static_cast<std::ptrdiff_t>(gap + header));  // to higher addresses
+    (void)pb.pull(gap);  // the packet only shrank: its length fields still fit
+    fix_transport_header(pb.data(), f.outer.split, d->next_header);
+    if (f.outer.udp && (c.nat_original_source || c.nat_original_destination)) {
+      // RFC 3948 3.1.2: the peer's checksums cover its pre-NAT addresses.
+      (void)fix_nat_checksum(pb.data(), header, d->next_header,
+                             c.nat_original_source ? &*c.nat_original_source : nullptr,
+                             c.nat_original_destination ? &*c.nat_original_destination : nullptr);
+    }
+  }
+  // Checked again: the packets before this one in a burst may have reached it.
+  if (sa.hard_limit_reached()) return Errc::lifetime_expired;
   OpenInfo info;
   info.sequence = d->seq;
   info.next_header = d->next_header;
@@ -627,82 +736,311 @@ inline Status esp_open_resync(InboundSa& sa, PacketBuffer& pb, const EspLayout& 
   return info;
 }
 
-}  // namespace detail
+// SealFrame: a packet between seal_begin and seal_finish.
+struct SealFrame {
+  EspLayout layout;
+  uint64_t seq = 0;
+  size_t inner_size = 0;
+  bool soft_limit_reached = false;
+  InnerInfo inner;       // tunnel mode
+  TransportSplit split;  // transport mode
+};
 
-// AH lives in its own header; seal/open dispatch to it by the SA's protocol.
-namespace detail {
-[[nodiscard]] Result<SealInfo> ah_seal(OutboundSa& sa, PacketBuffer& pb) noexcept;
-[[nodiscard]] Result<OpenInfo> ah_open(InboundSa& sa, PacketBuffer& pb) noexcept;
+// seal_begin: every check (before anything changes or a sequence number is
+// spent), then the ESP framing; pb then holds [SPI .. ICV] in the clear.
+[[nodiscard]] inline Status seal_begin(OutboundSa& sa, PacketBuffer& pb, SealFrame* f) noexcept {
+  if (sa.hard_limit_reached()) return Errc::lifetime_expired;
+  // The IP packet as its length field delimits it (link padding is not
+  // sent); refused before a sequence number is spent.
+  auto length = ip_packet_length(pb.data());
+  if (!length) return length.status();
+  if (*length < pb.size()) (void)pb.trim(pb.size() - *length);
+  const SaConfig& c = sa.config();
+  f->inner_size = pb.size();
+  if (c.mode == Mode::tunnel) {
+    auto inner = inspect_inner(pb.data());
+    if (!inner) return inner.status();
+    f->inner = *inner;
+    const size_t tfc = c.tfc_pad_to > f->inner_size ? c.tfc_pad_to - f->inner_size : 0;
+    const size_t front = outer_header_size(*c.tunnel) + (c.udp ? kUdpHeaderSize : 0) + kEspHeaderSize +
+                         sa.transforms().iv_size;
+    IPSEC_TRY(check_room(pb, front, tfc + esp_trailer_size(sa.transforms(), f->inner_size + tfc),
+                         c.tunnel->local.family()));
+    auto seq = sa.next_sequence();
+    if (!seq) return seq.status();
+    f->seq = *seq;
+    // Counted with its sequence number, so that the packets of a burst meet
+    // the hard limit as single calls do.
+    f->soft_limit_reached = sa.account(f->inner_size);
+    const uint8_t next = inner->family == IpFamily::v4 ? kNextHeaderIpv4 : kNextHeaderIpv6;
+    auto l = esp_frame(sa, pb, next, tfc, *seq);
+    if (!l) return l.status();
+    f->layout = *l;
+    return Status::success();
+  }
+  auto split = transport_split(pb.data());
+  if (!split) return split.status();
+  if (split->next_header == kNextHeaderNone) {
+    // RFC 4303 2.6: next header 59 marks a dummy packet, which the peer drops.
+    return Status(Errc::unexpected_protocol, static_cast<uint32_t>(split->next_header_field),
+                  "no next header");
+  }
+  if (c.udp && !split->routing_header.empty()) {
+    // The UDP checksum covers the final destination (RFC 8200 8.1).
+    IPSEC_TRY(wire::routing_final_destination(split->routing_header, &split->destination));
+  }
+  const size_t udp = c.udp ? kUdpHeaderSize : 0;
+  const size_t shift = udp + kEspHeaderSize + sa.transforms().iv_size;
+  IPSEC_TRY(check_room(pb, shift, esp_trailer_size(sa.transforms(), f->inner_size - split->header_size),
+                       split->family));
+  auto seq = sa.next_sequence();
+  if (!seq) return seq.status();
+  f->seq = *seq;
+  f->soft_limit_reached = sa.account(f->inner_size);
+  f->split = *split;
+  f->split.routing_header = {};  // a view of octets about to move; only the destination is kept
+  // Move the IP header forward, leaving a gap for [UDP |] ESP | IV behind it.
+  auto grown = pb.push(shift);
+  if (!grown) return grown.status();
+  const MutableByteView moved = pb.data();
+  std::copy_n(moved.subspan(shift).begin(), split->header_size, moved.begin());  // to lower addresses
+  (void)pb.pull(split->header_size + shift);
+  auto l = esp_frame(sa, pb, split->next_header, 0, *seq);
+  if (!l) return l.status();
+  f->layout = *l;
+  return Status::success();
+}
+
+// seal_finish: after the crypto: the outer headers (the UDP checksum over
+// IPv6 covers the ciphertext) and the SA's counters.
+[[nodiscard]] inline Result<SealInfo> seal_finish(OutboundSa& sa, PacketBuffer& pb,
+                                                  const SealFrame& f) noexcept {
+  const SaConfig& c = sa.config();
+  SealInfo info;
+  info.sequence = f.seq;
+  if (c.mode == Mode::tunnel) {
+    auto offset = push_outer(sa, pb, f.inner, static_cast<uint8_t>(SecurityProtocol::esp));
+    if (!offset) return offset.status();
+    info.esp_offset = *offset;
+  } else {
+    const size_t udp = c.udp ? kUdpHeaderSize : 0;
+    if (udp != 0) {
+      (void)pb.push(udp);
+      const bool v6 = f.split.family == IpFamily::v6;
+      write_udp_header(pb.data(), *c.udp, v6 ? &f.split.source : nullptr,
+                       v6 ? &f.split.destination : nullptr);
+    }
+    (void)pb.push(f.split.header_size);
+    fix_transport_header(
+        pb.data(), f.split,
+        udp != 0 ? static_cast<uint8_t>(wire::IpProtocol::udp) : static_cast<uint8_t>(SecurityProtocol::esp));
+    info.esp_offset = f.split.header_size + udp;
+  }
+  info.soft_limit_reached = f.soft_limit_reached;
+  return info;
+}
+
+// ---- bursts ----
+// A burst runs in chunks of kBurstChunk packets: begin for each, the crypto
+// of the whole chunk in one call per kind (AEAD, encrypt-then-MAC), so a
+// multi-buffer backend pipelines packets of different SAs, then finish for
+// each. State lives on the stack; nothing is allocated.
+inline constexpr size_t kBurstChunk = 32;
+
+// CryptoBatch: the crypto ops of one chunk, and for each packet where its
+// status will be found.
+class CryptoBatch {
+ public:
+  enum class Slot : uint8_t { none, aead, etm, done };
+
+  // add: the crypto of framed packet `i` (sealing or opening).
+  void add(size_t i, const Transforms& t, const EspLayout& l, uint32_t spi, uint64_t seq, bool esn) noexcept {
+    if (t.aead) {
+      crypto::AeadOp& op = aead_[aead_count_];
+      op.aead = t.aead.get();
+      op.iv = l.iv;
+      if (t.gmac) {
+        // RFC 4543 3.3 (without ESN: with it the caller ran the packet alone).
+        op.aad = l.all.first(l.all.size() - l.icv.size());
+        op.data = {};
+      } else {
+        aad_[i] = esp_aad(spi, seq, esn);
+        op.aad = aad_[i].view();
+        op.data = l.body;
+      }
+      op.icv = l.icv;
+      slot_[i] = Slot::aead;
+      index_[i] = static_cast<uint8_t>(aead_count_++);
+      return;
+    }
+    crypto::EtmOp& op = etm_[etm_count_];
+    op.cipher = t.cipher.get();
+    op.integ = t.integ.get();
+    op.authenticated = l.all.first(l.all.size() - l.icv.size());
+    op.cipher_offset = kEspHeaderSize + t.iv_size;
+    op.iv = l.iv;
+    if (esn) {
+      // RFC 4303 3.3.2.1: Seqh is authenticated after the packet.
+      store_be32(high_[i], static_cast<uint32_t>(seq >> 32));
+      op.extra = high_[i];
+    } else {
+      op.extra = {};
+    }
+    op.icv = l.icv;
+    slot_[i] = Slot::etm;
+    index_[i] = static_cast<uint8_t>(etm_count_++);
+  }
+  // add_done: packet i's crypto already ran (or it never needs any).
+  void add_done(size_t i, Status s) noexcept {
+    slot_[i] = Slot::done;
+    done_[i] = s;
+  }
+  void skip(size_t i) noexcept { slot_[i] = Slot::none; }
+
+  void seal() noexcept {
+    crypto::seal_burst(std::span(aead_).first(aead_count_));
+    crypto::etm_seal_burst(std::span(etm_).first(etm_count_));
+  }
+  void open() noexcept {
+    crypto::open_burst(std::span(aead_).first(aead_count_));
+    crypto::etm_open_burst(std::span(etm_).first(etm_count_));
+  }
+  [[nodiscard]] bool pending(size_t i) const noexcept { return slot_[i] != Slot::none; }
+  [[nodiscard]] Status status(size_t i) const noexcept {
+    switch (slot_[i]) {
+      case Slot::aead: return aead_[index_[i]].status;
+      case Slot::etm: return etm_[index_[i]].status;
+      case Slot::done: return done_[i];
+      case Slot::none: break;
+    }
+    return Errc::invalid_argument;
+  }
+
+ private:
+  std::array<crypto::AeadOp, kBurstChunk> aead_{};
+  std::array<crypto::EtmOp, kBurstChunk> etm_{};
+  std::array<EspAad, kBurstChunk> aad_{};
+  std::array<std::array<uint8_t, 4>, kBurstChunk> high_{};
+  std::array<Status, kBurstChunk> done_{};
+  std::array<Slot, kBurstChunk> slot_{};
+  std::array<uint8_t, kBurstChunk> index_{};
+  size_t aead_count_ = 0;
+  size_t etm_count_ = 0;
+};
+
+// BurstItem: one packet of a burst as the burst loops see it.
+template <typename Sa, typename Result>
+struct BurstItem {
+  Sa* sa = nullptr;
+  PacketBuffer* pb = nullptr;
+  Result* result = nullptr;
+};
+
+template <typename R>
+inline void set_result(R& out, const auto& r) noexcept {
+  out.status = r.status();
+  out.info = r ? *r : decltype(out.info){};
+}
+
+// seal_many: packets 0..n-1 as at(i) gives them (BurstItem<OutboundSa,
+// SealResult>); a null SA gets invalid_argument.
+template <typename At>
+void seal_many(size_t n, At at) noexcept {
+  for (size_t base = 0; base < n; base += kBurstChunk) {
+    const size_t m = std::min(kBurstChunk, n - base);
+    CryptoBatch batch;
+    std::array<SealFrame, kBurstChunk> frames;
+    for (size_t i = 0; i < m; ++i) {
+      BurstItem<OutboundSa, SealResult> item = at(base + i);
+      batch.skip(i);
+      if (item.sa == nullptr) {
+        item.result->status = Errc::invalid_argument;
+        item.result->info = {};
+        continue;
+      }
+      OutboundSa& sa = *item.sa;
+      if (sa.config().protocol == SecurityProtocol::ah) {
+        set_result(*item.result, ah_seal(sa, *item.pb));
+        continue;
+      }
+      if (Status s = seal_begin(sa, *item.pb, &frames[i]); !s.ok()) {
+        item.result->status = s;
+        item.result->info = {};
+        continue;
+      }
+      const Transforms& t = sa.transforms();
+      const bool esn = sa.config().esn;
+      if (t.gmac && esn) {
+        batch.add_done(i, esp_seal_crypto(sa, *item.pb, frames[i].layout, frames[i].seq));
+      } else {
+        batch.add(i, t, frames[i].layout, sa.spi(), frames[i].seq, esn);
+      }
+    }
+    batch.seal();
+    for (size_t i = 0; i < m; ++i) {
+      if (!batch.pending(i)) continue;
+      BurstItem<OutboundSa, SealResult> item = at(base + i);
+      if (Status s = batch.status(i); !s.ok()) {
+        item.result->status = s;
+        item.result->info = {};
+        continue;
+      }
+      set_result(*item.result, seal_finish(*item.sa, *item.pb, frames[i]));
+    }
+  }
+}
+
+// open_many: as seal_many for received packets; esp_only(i) and ecn(i) as
+// open_esp takes them.
+template <typename At, typename EspOnly>
+void open_many(size_t n, At at, EspOnly esp_only) noexcept {
+  for (size_t base = 0; base < n; base += kBurstChunk) {
+    const size_t m = std::min(kBurstChunk, n - base);
+    CryptoBatch batch;
+    std::array<OpenFrame, kBurstChunk> frames;
+    for (size_t i = 0; i < m; ++i) {
+      BurstItem<InboundSa, OpenResult> item = at(base + i);
+      batch.skip(i);
+      if (item.sa == nullptr) {
+        item.result->status = Errc::invalid_argument;
+        item.result->info = {};
+        continue;
+      }
+      InboundSa& sa = *item.sa;
+      const auto [only, ecn] = esp_only(base + i);
+      if (!only && sa.config().protocol == SecurityProtocol::ah) {
+        set_result(*item.result, ah_open(sa, *item.pb));
+        continue;
+      }
+      if (Status s = open_begin(sa, *item.pb, only, ecn, &frames[i]); !s.ok()) {
+        item.result->status = s;
+        item.result->info = {};
+        continue;
+      }
+      const DecapFrame& d = frames[i].decap;
+      if (d.crypto_done) {
+        batch.add_done(i, d.crypto_status);
+      } else {
+        batch.add(i, sa.transforms(), d.layout, sa.spi(), d.seq, sa.config().esn);
+      }
+    }
+    batch.open();
+    for (size_t i = 0; i < m; ++i) {
+      if (!batch.pending(i)) continue;
+      BurstItem<InboundSa, OpenResult> item = at(base + i);
+      set_result(*item.result, open_finish(*item.sa, *item.pb, frames[i], batch.status(i)));
+    }
+  }
+}
+
 }  // namespace detail
 
 inline Result<SealInfo> seal(OutboundSa& sa, PacketBuffer& pb) noexcept {
   if (sa.config().protocol == SecurityProtocol::ah) return detail::ah_seal(sa, pb);
-  if (sa.hard_limit_reached()) return Errc::lifetime_expired;
-  // The IP packet as its length field delimits it (link padding is not
-  // sent); refused before a sequence number is spent.
-  auto length = detail::ip_packet_length(pb.data());
-  if (!length) return length.status();
-  if (*length < pb.size()) (void)pb.trim(pb.size() - *length);
-  const SaConfig& c = sa.config();
-  const size_t inner_size = pb.size();
-  SealInfo info;
-  if (c.mode == Mode::tunnel) {
-    auto inner = detail::inspect_inner(pb.data());
-    if (!inner) return inner.status();
-    const size_t tfc = c.tfc_pad_to > inner_size ? c.tfc_pad_to - inner_size : 0;
-    const size_t front = detail::outer_header_size(*c.tunnel) + (c.udp ? detail::kUdpHeaderSize : 0) +
-                         detail::kEspHeaderSize + sa.transforms().iv_size;
-    IPSEC_TRY(detail::check_room(pb, front, tfc + detail::esp_trailer_size(sa.transforms(), inner_size + tfc),
-                                 c.tunnel->local.family()));
-    auto seq = sa.next_sequence();
-    if (!seq) return seq.status();
-    const uint8_t next = inner->family == IpFamily::v4 ? detail::kNextHeaderIpv4 : detail::kNextHeaderIpv6;
-    IPSEC_TRY(detail::esp_encap(sa, pb, next, tfc, *seq));
-    auto offset = detail::push_outer(sa, pb, *inner, static_cast<uint8_t>(SecurityProtocol::esp));
-    if (!offset) return offset.status();
-    info.sequence = *seq;
-    info.esp_offset = *offset;
-  } else {
-    auto split = detail::transport_split(pb.data());
-    if (!split) return split.status();
-    if (split->next_header == detail::kNextHeaderNone) {
-      // RFC 4303 2.6: next header 59 marks a dummy packet, which the peer drops.
-      return Status(Errc::unexpected_protocol, static_cast<uint32_t>(split->next_header_field),
-                    "no next header");
-    }
-    if (c.udp && !split->routing_header.empty()) {
-      // The UDP checksum covers the final destination (RFC 8200 8.1).
-      IPSEC_TRY(wire::routing_final_destination(split->routing_header, &split->destination));
-    }
-    const size_t udp = c.udp ? detail::kUdpHeaderSize : 0;
-    const size_t shift = udp + detail::kEspHeaderSize + sa.transforms().iv_size;
-    IPSEC_TRY(detail::check_room(pb, shift,
-                                 detail::esp_trailer_size(sa.transforms(), inner_size - split->header_size),
-                                 split->family));
-    auto seq = sa.next_sequence();
-    if (!seq) return seq.status();
-    // Move the IP header forward, leaving a gap for [UDP |] ESP | IV behind it.
-    auto grown = pb.push(shift);
-    if (!grown) return grown.status();
-    const MutableByteView moved = pb.data();
-    std::copy_n(moved.subspan(shift).begin(), split->header_size, moved.begin());  // to lower addresses
-    (void)pb.pull(split->header_size + shift);
-    IPSEC_TRY(detail::esp_encap(sa, pb, split->next_header, 0, *seq));
-    if (udp != 0) {
-      (void)pb.push(udp);
-      const bool v6 = split->family == IpFamily::v6;
-      detail::write_udp_header(pb.data(), *c.udp, v6 ? &split->source : nullptr,
-                               v6 ? &split->destination : nullptr);
-    }
-    (void)pb.push(split->header_size);
-    detail::fix_transport_header(
-        pb.data(), *split,
-        udp != 0 ? static_cast<uint8_t>(wire::IpProtocol::udp) : static_cast<uint8_t>(SecurityProtocol::esp));
-    info.sequence = *seq;
-    info.esp_offset = split->header_size + udp;
-  }
-  info.soft_limit_reached = sa.account(inner_size);
-  return info;
+  detail::SealFrame f;
+  IPSEC_TRY(detail::seal_begin(sa, pb, &f));
+  IPSEC_TRY(detail::esp_seal_crypto(sa, pb, f.layout, f.seq));
+  return detail::seal_finish(sa, pb, f);
 }
 
 inline Result<SealInfo> seal_dummy(OutboundSa& sa, PacketBuffer& pb, size_t length) noexcept {
@@ -721,7 +1059,9 @@ inline Result<SealInfo> seal_dummy(OutboundSa& sa, PacketBuffer& pb, size_t leng
   std::fill(body->begin(), body->end(), uint8_t{0});
   auto seq = sa.next_sequence();
   if (!seq) return seq.status();
-  IPSEC_TRY(detail::esp_encap(sa, pb, detail::kNextHeaderNone, 0, *seq));
+  auto l = detail::esp_frame(sa, pb, detail::kNextHeaderNone, 0, *seq);
+  if (!l) return l.status();
+  IPSEC_TRY(detail::esp_seal_crypto(sa, pb, *l, *seq));
   // The outer header of a dummy carries the tunnel's defaults.
   auto offset = detail::push_outer(sa, pb, detail::InnerInfo{sa.config().tunnel->local.family(), 0, true},
                                    static_cast<uint8_t>(SecurityProtocol::esp));
@@ -734,67 +1074,66 @@ inline Result<SealInfo> seal_dummy(OutboundSa& sa, PacketBuffer& pb, size_t leng
 }
 
 inline Result<OpenInfo> open_esp(InboundSa& sa, PacketBuffer& pb, uint8_t outer_ecn) noexcept {
-  const SaConfig& c = sa.config();
-  if (c.protocol != SecurityProtocol::esp || c.mode != Mode::tunnel) return Errc::invalid_argument;
-  if (sa.hard_limit_reached()) return Errc::lifetime_expired;
-  return detail::open_tunnel(sa, pb, outer_ecn & 0x03);
+  detail::OpenFrame f;
+  IPSEC_TRY(detail::open_begin(sa, pb, /*esp_only=*/true, outer_ecn, &f));
+  return detail::open_finish(sa, pb, f, detail::esp_decap_crypto(sa, f.decap));
 }
 
 inline Result<OpenInfo> open(InboundSa& sa, PacketBuffer& pb) noexcept {
   if (sa.config().protocol == SecurityProtocol::ah) return detail::ah_open(sa, pb);
-  if (sa.hard_limit_reached()) return Errc::lifetime_expired;
-  auto outer = detail::parse_outer(sa, pb);
-  if (!outer) {
-    ++sa.mutable_counters().malformed;
-    return outer.status();
-  }
-  (void)pb.pull(outer->protected_offset);
-  if (sa.config().mode == Mode::tunnel) return detail::open_tunnel(sa, pb, outer->ecn);
-  const size_t iv = sa.transforms().iv_size;
-  auto d = detail::open_payload(sa, pb);
-  if (!d) return d.status();
-  // Bring the IP header back in front of the payload: it sits before the
-  // [UDP |] ESP | IV octets that decapsulation pulled.
-  const size_t header = outer->split.header_size;
-  const size_t gap = outer->protected_offset - header + detail::kEspHeaderSize + iv;
-  (void)pb.push(gap + header);
-  const MutableByteView moved = pb.data();
-  std::copy_backward(moved.begin(), moved.begin() + static_cast<std::ptrdiff_t>(header),
-                     moved.begin() + static_cast<std::ptrdiff_t>(gap + header));  // to higher addresses
-  (void)pb.pull(gap);  // the packet only shrank: its length fields still fit
-  detail::fix_transport_header(pb.data(), outer->split, d->next_header);
-  const SaConfig& c = sa.config();
-  if (outer->udp && (c.nat_original_source || c.nat_original_destination)) {
-    // RFC 3948 3.1.2: the peer's checksums cover its pre-NAT addresses.
-    (void)detail::fix_nat_checksum(pb.data(), header, d->next_header,
-                                   c.nat_original_source ? &*c.nat_original_source : nullptr,
-                                   c.nat_original_destination ? &*c.nat_original_destination : nullptr);
-  }
-  OpenInfo info;
-  info.sequence = d->seq;
-  info.next_header = d->next_header;
-  info.soft_limit_reached = sa.account(pb.size());
-  return info;
+  detail::OpenFrame f;
+  IPSEC_TRY(detail::open_begin(sa, pb, /*esp_only=*/false, 0, &f));
+  return detail::open_finish(sa, pb, f, detail::esp_decap_crypto(sa, f.decap));
 }
 
 inline void seal_burst(OutboundSa& sa, std::span<PacketBuffer> packets,
                        std::span<SealResult> results) noexcept {
-  const size_t n = std::min(packets.size(), results.size());
-  for (size_t i = 0; i < n; ++i) {
-    auto r = seal(sa, packets[i]);
-    results[i].status = r.status();
-    if (r) results[i].info = *r;
-  }
+  detail::seal_many(std::min(packets.size(), results.size()), [&](size_t i) {
+    return detail::BurstItem<OutboundSa, SealResult>{&sa, &packets[i], &results[i]};
+  });
+}
+
+inline void seal_burst(std::span<OutboundSa* const> sas, std::span<PacketBuffer> packets,
+                       std::span<SealResult> results) noexcept {
+  detail::seal_many(std::min({sas.size(), packets.size(), results.size()}), [&](size_t i) {
+    return detail::BurstItem<OutboundSa, SealResult>{sas[i], &packets[i], &results[i]};
+  });
 }
 
 inline void open_burst(InboundSa& sa, std::span<PacketBuffer> packets,
                        std::span<OpenResult> results) noexcept {
-  const size_t n = std::min(packets.size(), results.size());
-  for (size_t i = 0; i < n; ++i) {
-    auto r = open(sa, packets[i]);
-    results[i].status = r.status();
-    if (r) results[i].info = *r;
-  }
+  detail::open_many(
+      std::min(packets.size(), results.size()),
+      [&](size_t i) {
+        return detail::BurstItem<InboundSa, OpenResult>{&sa, &packets[i], &results[i]};
+      },
+      [](size_t) {
+        return std::pair<bool, uint8_t>{false, 0};
+      });
+}
+
+inline void open_burst(std::span<InboundSa* const> sas, std::span<PacketBuffer> packets,
+                       std::span<OpenResult> results) noexcept {
+  detail::open_many(
+      std::min({sas.size(), packets.size(), results.size()}),
+      [&](size_t i) {
+        return detail::BurstItem<InboundSa, OpenResult>{sas[i], &packets[i], &results[i]};
+      },
+      [](size_t) {
+        return std::pair<bool, uint8_t>{false, 0};
+      });
+}
+
+inline void open_esp_burst(std::span<InboundSa* const> sas, std::span<PacketBuffer> packets,
+                           std::span<OpenResult> results, std::span<const uint8_t> outer_ecn) noexcept {
+  detail::open_many(
+      std::min({sas.size(), packets.size(), results.size()}),
+      [&](size_t i) {
+        return detail::BurstItem<InboundSa, OpenResult>{sas[i], &packets[i], &results[i]};
+      },
+      [&](size_t i) {
+        return std::pair<bool, uint8_t>{true, i < outer_ecn.size() ? outer_ecn[i] : uint8_t{0}};
+      });
 }
 
 }  // namespace ipsec::esp

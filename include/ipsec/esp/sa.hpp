@@ -7,10 +7,13 @@
 // OutboundSa may be used by several threads at once: the sequence number,
 // the counters and the outer IPv4 identification are atomics, and the crypto
 // transforms are safe for concurrent use (crypto/aead.hpp).
-// InboundSa is single-consumer: its anti-replay window is checked before and
-// updated after the ICV verification, and two packets interleaving there
-// could both pass (RFC 4303 3.4.3 assumes one receiver per SA). Hosts spread
-// inbound SAs over cores (RSS on the SPI) rather than sharing one.
+// InboundSa may be opened by several threads at once too: its counters are
+// atomics and its anti-replay window is lock-free, checked before and
+// committed after the ICV verification; of two workers that verify the same
+// sequence number concurrently exactly one commits it, the other drops the
+// packet as replayed (RFC 4303 3.4.3). Spreading inbound SAs over cores
+// (RSS on the SPI) still scales better: a shared SA's counters and window
+// bounce between the cores' caches.
 #pragma once
 
 #include <atomic>
@@ -206,33 +209,53 @@ class InboundSa {
 
   [[nodiscard]] const SaConfig& config() const noexcept { return config_; }
   [[nodiscard]] uint32_t spi() const noexcept { return config_.spi; }
-  [[nodiscard]] const SaCounters& counters() const noexcept { return counters_; }
-  [[nodiscard]] SaCounters& mutable_counters() noexcept { return counters_; }
+  [[nodiscard]] SaCounters counters() const noexcept {
+    SaCounters c;
+    c.packets = packets_.load(std::memory_order_relaxed);
+    c.bytes = bytes_.load(std::memory_order_relaxed);
+    c.auth_failures = auth_failures_.load(std::memory_order_relaxed);
+    c.replay_drops = replay_drops_.load(std::memory_order_relaxed);
+    c.pad_errors = pad_errors_.load(std::memory_order_relaxed);
+    c.dummy_packets = dummies_.load(std::memory_order_relaxed);
+    c.malformed = malformed_.load(std::memory_order_relaxed);
+    return c;
+  }
   [[nodiscard]] const ReplayWindow& window() const noexcept { return window_; }
   [[nodiscard]] ReplayWindow& mutable_window() noexcept { return window_; }
   [[nodiscard]] const detail::Transforms& transforms() const noexcept { return t_; }
-  [[nodiscard]] uint32_t consecutive_auth_failures() const noexcept { return consecutive_failures_; }
+  [[nodiscard]] uint32_t consecutive_auth_failures() const noexcept {
+    return consecutive_failures_.load(std::memory_order_relaxed);
+  }
 
   [[nodiscard]] bool hard_limit_reached() const noexcept {
-    return detail::limit_reached(counters_.packets, config_.limits.hard_packets) ||
-           detail::limit_reached(counters_.bytes, config_.limits.hard_bytes);
+    return detail::limit_reached(packets_.load(std::memory_order_relaxed), config_.limits.hard_packets) ||
+           detail::limit_reached(bytes_.load(std::memory_order_relaxed), config_.limits.hard_bytes);
   }
+  // account: count one accepted packet of `bytes` inner octets; true when it
+  // crossed a soft limit (exactly one of concurrent callers sees the crossing).
   [[nodiscard]] bool account(uint64_t bytes) noexcept {
-    const bool crossed = detail::limit_crossed(counters_.packets, 1, config_.limits.soft_packets) ||
-                         detail::limit_crossed(counters_.bytes, bytes, config_.limits.soft_bytes);
-    ++counters_.packets;
-    counters_.bytes += bytes;
-    return crossed;
+    const uint64_t p = packets_.fetch_add(1, std::memory_order_relaxed);
+    const uint64_t b = bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    return detail::limit_crossed(p, 1, config_.limits.soft_packets) ||
+           detail::limit_crossed(b, bytes, config_.limits.soft_bytes);
   }
   void auth_failed() noexcept {
-    ++counters_.auth_failures;
-    ++consecutive_failures_;
+    auth_failures_.fetch_add(1, std::memory_order_relaxed);
+    consecutive_failures_.fetch_add(1, std::memory_order_relaxed);
   }
-  void auth_succeeded() noexcept { consecutive_failures_ = 0; }
+  void auth_succeeded() noexcept {
+    // Most packets authenticate: write the shared line only when there is a run to end.
+    if (consecutive_failures_.load(std::memory_order_relaxed) != 0)
+      consecutive_failures_.store(0, std::memory_order_relaxed);
+  }
+  void count_replay_drop() noexcept { replay_drops_.fetch_add(1, std::memory_order_relaxed); }
+  void count_pad_error() noexcept { pad_errors_.fetch_add(1, std::memory_order_relaxed); }
+  void count_dummy() noexcept { dummies_.fetch_add(1, std::memory_order_relaxed); }
+  void count_malformed() noexcept { malformed_.fetch_add(1, std::memory_order_relaxed); }
   // resync_due: RFC 4303 A3.1, the consecutive failures reached the trigger.
   [[nodiscard]] bool resync_due() const noexcept {
     return config_.esn && config_.esn_resync_threshold != 0 &&
-           consecutive_failures_ >= config_.esn_resync_threshold;
+           consecutive_auth_failures() >= config_.esn_resync_threshold;
   }
 
  private:
@@ -246,8 +269,14 @@ class InboundSa {
   SaConfig config_;
   detail::Transforms t_;
   ReplayWindow window_;
-  SaCounters counters_;
-  uint32_t consecutive_failures_ = 0;
+  std::atomic<uint64_t> packets_{0};
+  std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> auth_failures_{0};
+  std::atomic<uint64_t> replay_drops_{0};
+  std::atomic<uint64_t> pad_errors_{0};
+  std::atomic<uint64_t> dummies_{0};
+  std::atomic<uint64_t> malformed_{0};
+  std::atomic<uint32_t> consecutive_failures_{0};
 };
 
 }  // namespace ipsec::esp

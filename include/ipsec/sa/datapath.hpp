@@ -15,13 +15,20 @@
 // Route-based tunnels (outbound_route) skip the SPD: the host's routing
 // table sent the packet to a virtual interface, whose reqid names the SA.
 //
+// Bursts (outbound_burst, inbound_burst, inbound_esp_burst) do the same per
+// packet but hand the crypto of the whole burst, whatever the SAs, to the
+// backend at once (esp::seal_burst): a multi-buffer backend (ipsec-mb)
+// pipelines it.
+//
 // Threads: any number of workers (each with its own index, inside a
-// ReadSection) run outbound/inbound concurrently, with one restriction the
-// ESP layer has: one InboundSa is opened by one worker at a time (spread
-// inbound SAs over workers by SPI). One control thread changes policies and
-// SAs; nothing on the packet path takes a lock or allocates.
+// ReadSection) run outbound/inbound concurrently, on the same SAs or not
+// (sequence numbers, counters and the replay window are lock-free: esp/sa.hpp).
+// Separate SAs per worker scale best: a shared SA's counters and window move
+// between the cores' caches. One control thread changes policies and SAs;
+// nothing on the packet path takes a lock or allocates.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -29,6 +36,7 @@
 #include <memory>
 #include <span>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "ipsec/bytes/packet_buffer.hpp"
@@ -263,24 +271,41 @@ class Datapath {
   // limits::kEspMaxHeadroom/Tailroom around it).
   [[nodiscard]] DatapathResult outbound(const ReadSection& rs, PacketBuffer& pb) noexcept {
     DatapathResult r;
-    auto sel = extract_selectors(pb.data());
-    if (!sel) return drop(r, Direction::outbound, nullptr, sel.status());
-    const PolicyTable* table = tables_[0].load(std::memory_order_acquire);
-    const Policy* policy = table->spd->lookup(*sel, Direction::outbound);
-    if (policy == nullptr) return drop(r, Direction::outbound, nullptr, Errc::no_policy);
-    Counters& pc = *table->counters[static_cast<size_t>(policy - table->spd->policies().data())];
-    r.policy = policy;
-    switch (policy->action) {
-      case PolicyAction::discard: return drop(r, Direction::outbound, &pc, Errc::policy_discard);
-      case PolicyAction::bypass:
-        r.verdict = Verdict::bypass;
-        pc.pass(pb.size());
-        pass_total(rs, Direction::outbound, pb.size());
-        return r;
-      case PolicyAction::protect: break;
-    }
-    // The policy's selector matched: the SA's (the same traffic) need not.
-    return protect(rs, pb, policy->reqid, &pc, /*check_selectors=*/false, r);
+    Counters* pc = nullptr;
+    OutboundEntry* e = outbound_begin(rs, pb, r, &pc);
+    if (e == nullptr) return r;
+    const size_t inner = pb.size();
+    auto sealed = esp::seal(*e->sa, pb);
+    return protect_end(rs, *e, pc, inner, sealed.status(), sealed ? *sealed : esp::SealInfo{}, r);
+  }
+
+  // outbound_burst: outbound for each of `packets` (results[i] for
+  // packets[i], as many as the shorter span); the packets that policy
+  // protects are sealed as one burst (esp::seal_burst: the crypto of the
+  // whole burst, whatever their SAs, goes to the backend at once). Results
+  // as outbound's, packet by packet.
+  void outbound_burst(const ReadSection& rs, std::span<PacketBuffer> packets,
+                      std::span<DatapathResult> results) noexcept {
+    burst_by_chunk(packets.size(), results.size(), [&](size_t base, size_t m) {
+      std::array<OutboundEntry*, esp::detail::kBurstChunk> entries{};
+      std::array<Counters*, esp::detail::kBurstChunk> counters{};
+      std::array<size_t, esp::detail::kBurstChunk> inner{};
+      std::array<esp::SealResult, esp::detail::kBurstChunk> sealed{};
+      for (size_t i = 0; i < m; ++i) {
+        results[base + i] = DatapathResult{};
+        entries[i] = outbound_begin(rs, packets[base + i], results[base + i], &counters[i]);
+        inner[i] = packets[base + i].size();
+      }
+      esp::detail::seal_many(m, [&](size_t i) {
+        return esp::detail::BurstItem<esp::OutboundSa, esp::SealResult>{
+            entries[i] != nullptr ? entries[i]->sa.get() : nullptr, &packets[base + i], &sealed[i]};
+      });
+      for (size_t i = 0; i < m; ++i) {
+        if (entries[i] == nullptr) continue;
+        (void)protect_end(rs, *entries[i], counters[i], inner[i], sealed[i].status, sealed[i].info,
+                          results[base + i]);
+      }
+    });
   }
 
   // outbound_route: a packet the host routed to the virtual interface of
@@ -289,7 +314,11 @@ class Datapath {
   [[nodiscard]] DatapathResult outbound_route(const ReadSection& rs, PacketBuffer& pb,
                                               uint32_t reqid) noexcept {
     DatapathResult r;
-    return protect(rs, pb, reqid, nullptr, /*check_selectors=*/true, r);
+    OutboundEntry* e = protect_begin(rs, pb, reqid, nullptr, /*check_selectors=*/true, r);
+    if (e == nullptr) return r;
+    const size_t inner = pb.size();
+    auto sealed = esp::seal(*e->sa, pb);
+    return protect_end(rs, *e, nullptr, inner, sealed.status(), sealed ? *sealed : esp::SealInfo{}, r);
   }
 
   // inbound: a received IP datagram (raw IP, or a UDP datagram with its IP
@@ -298,19 +327,32 @@ class Datapath {
   // inbound SPD.
   [[nodiscard]] DatapathResult inbound(const ReadSection& rs, PacketBuffer& pb) noexcept {
     DatapathResult r;
-    auto kind = classify(pb.data());
-    if (!kind) return drop(r, Direction::inbound, nullptr, kind.status());
-    switch (kind->what) {
-      case Classified::ike:
-        r.verdict = Verdict::ike;
-        r.esp_offset = kind->offset;
-        return r;
-      case Classified::keepalive: r.verdict = Verdict::keepalive; return r;
-      case Classified::clear: return inbound_clear(rs, pb, r);
-      case Classified::ipsec: break;
-    }
-    return open_ipsec(rs, pb, kind->spi, r,
-                      [](esp::InboundSa& sa, PacketBuffer& p) { return esp::open(sa, p); });
+    InboundEntry* e = inbound_begin(rs, pb, r);
+    if (e == nullptr) return r;
+    auto opened = esp::open(*e->sa, pb);
+    return open_end(rs, pb, *e, opened.status(), opened ? *opened : esp::OpenInfo{}, r);
+  }
+
+  // inbound_burst / inbound_esp_burst: inbound / inbound_esp for each of
+  // `packets` (results[i] for packets[i], as many as the shorter span); the
+  // IPsec packets among them are opened as one burst (esp::open_burst).
+  // outer_ecn[i]: as inbound_esp's (0 where the span is shorter).
+  void inbound_burst(const ReadSection& rs, std::span<PacketBuffer> packets,
+                     std::span<DatapathResult> results) noexcept {
+    open_burst_impl(
+        rs, packets, results, [&](size_t i) { return inbound_begin(rs, packets[i], results[i]); },
+        [](size_t) {
+          return std::pair<bool, uint8_t>{false, 0};
+        });
+  }
+  void inbound_esp_burst(const ReadSection& rs, std::span<PacketBuffer> packets,
+                         std::span<DatapathResult> results,
+                         std::span<const uint8_t> outer_ecn = {}) noexcept {
+    open_burst_impl(
+        rs, packets, results, [&](size_t i) { return inbound_esp_begin(rs, packets[i], results[i]); },
+        [&](size_t i) {
+          return std::pair<bool, uint8_t>{true, i < outer_ecn.size() ? outer_ecn[i] : uint8_t{0}};
+        });
   }
 
   // inbound_esp: a tunnel-mode ESP packet at pb.data() as a socket host
@@ -323,32 +365,99 @@ class Datapath {
   [[nodiscard]] DatapathResult inbound_esp(const ReadSection& rs, PacketBuffer& pb,
                                            uint8_t outer_ecn = 0) noexcept {
     DatapathResult r;
-    ByteReader reader(pb.data());
-    uint32_t spi = 0;
-    if (!reader.read_u32(&spi))
-      return drop(r, Direction::inbound, nullptr, reader.status().with_field("esp spi"));
-    return open_ipsec(rs, pb, spi, r, [outer_ecn](esp::InboundSa& sa, PacketBuffer& p) {
-      return esp::open_esp(sa, p, outer_ecn);
-    });
+    InboundEntry* e = inbound_esp_begin(rs, pb, r);
+    if (e == nullptr) return r;
+    auto opened = esp::open_esp(*e->sa, pb, outer_ecn);
+    return open_end(rs, pb, *e, opened.status(), opened ? *opened : esp::OpenInfo{}, r);
   }
 
  private:
-  // open_ipsec: the SA of `spi` opens pb (with `open`), then RFC 4301 5.2
-  // step 4 (the inner packet must be traffic of the SA).
-  template <typename Open>
-  DatapathResult open_ipsec(const ReadSection& rs, PacketBuffer& pb, uint32_t spi, DatapathResult& r,
-                            Open open) noexcept {
+  // burst_by_chunk: run(base, m) over chunks of at most kBurstChunk packets.
+  template <typename Run>
+  static void burst_by_chunk(size_t packets, size_t results, Run run) noexcept {
+    const size_t n = std::min(packets, results);
+    for (size_t base = 0; base < n; base += esp::detail::kBurstChunk) {
+      run(base, std::min(esp::detail::kBurstChunk, n - base));
+    }
+  }
+
+  template <typename Begin, typename EspOnly>
+  void open_burst_impl(const ReadSection& rs, std::span<PacketBuffer> packets,
+                       std::span<DatapathResult> results, Begin begin, EspOnly esp_only) noexcept {
+    burst_by_chunk(packets.size(), results.size(), [&](size_t base, size_t m) {
+      std::array<InboundEntry*, esp::detail::kBurstChunk> entries{};
+      std::array<esp::OpenResult, esp::detail::kBurstChunk> opened{};
+      for (size_t i = 0; i < m; ++i) {
+        results[base + i] = DatapathResult{};
+        entries[i] = begin(base + i);
+      }
+      esp::detail::open_many(
+          m,
+          [&](size_t i) {
+            return esp::detail::BurstItem<esp::InboundSa, esp::OpenResult>{
+                entries[i] != nullptr ? entries[i]->sa.get() : nullptr, &packets[base + i], &opened[i]};
+          },
+          [&](size_t i) { return esp_only(base + i); });
+      for (size_t i = 0; i < m; ++i) {
+        if (entries[i] == nullptr) continue;
+        (void)open_end(rs, packets[base + i], *entries[i], opened[i].status, opened[i].info,
+                       results[base + i]);
+      }
+    });
+  }
+
+  // inbound_begin: inbound up to the SA: the verdict is final (returned
+  // nullptr) unless the packet is IPsec of a known SA.
+  InboundEntry* inbound_begin(const ReadSection& rs, PacketBuffer& pb, DatapathResult& r) noexcept {
+    auto kind = classify(pb.data());
+    if (!kind) {
+      (void)drop(r, Direction::inbound, nullptr, kind.status());
+      return nullptr;
+    }
+    switch (kind->what) {
+      case Classified::ike:
+        r.verdict = Verdict::ike;
+        r.esp_offset = kind->offset;
+        return nullptr;
+      case Classified::keepalive: r.verdict = Verdict::keepalive; return nullptr;
+      case Classified::clear: (void)inbound_clear(rs, pb, r); return nullptr;
+      case Classified::ipsec: break;
+    }
+    return sa_of(rs, kind->spi, r);
+  }
+
+  InboundEntry* inbound_esp_begin(const ReadSection& rs, PacketBuffer& pb, DatapathResult& r) noexcept {
+    ByteReader reader(pb.data());
+    uint32_t spi = 0;
+    if (!reader.read_u32(&spi)) {
+      (void)drop(r, Direction::inbound, nullptr, reader.status().with_field("esp spi"));
+      return nullptr;
+    }
+    return sa_of(rs, spi, r);
+  }
+
+  InboundEntry* sa_of(const ReadSection& rs, uint32_t spi, DatapathResult& r) noexcept {
     r.spi = spi;
     InboundEntry* e = sad_->inbound(spi, rs);
-    if (e == nullptr) return drop(r, Direction::inbound, nullptr, Errc::unknown_spi);
+    if (e == nullptr) {
+      (void)drop(r, Direction::inbound, nullptr, Errc::unknown_spi);
+      return nullptr;
+    }
     r.reqid = e->binding.reqid;
     r.interface_id = e->binding.interface_id;
-    auto opened = open(*e->sa, pb);
-    if (!opened) {
-      if (opened.status() == Errc::lifetime_expired) sad_->note_limit(*e, kHardLimitFlag);
-      return drop(r, Direction::inbound, nullptr, opened.status());
+    return e;
+  }
+
+  // open_end: after the SA opened pb (status `opened`), RFC 4301 5.2
+  // step 4 (the inner packet must be traffic of the SA).
+  DatapathResult open_end(const ReadSection& rs, PacketBuffer& pb, InboundEntry& entry, Status opened,
+                          const esp::OpenInfo& info, DatapathResult& r) noexcept {
+    InboundEntry* e = &entry;
+    if (!opened.ok()) {
+      if (opened == Errc::lifetime_expired) sad_->note_limit(*e, kHardLimitFlag);
+      return drop(r, Direction::inbound, nullptr, opened);
     }
-    r.soft_limit_reached = opened->soft_limit_reached;
+    r.soft_limit_reached = info.soft_limit_reached;
     if (r.soft_limit_reached) sad_->note_limit(*e, kSoftLimitFlag);
     if (!e->binding.selectors.empty()) {
       // RFC 4301 5.2 step 4: the decrypted packet must be traffic of the SA.
@@ -404,8 +513,42 @@ class Datapath {
     return r;
   }
 
-  DatapathResult protect(const ReadSection& rs, PacketBuffer& pb, uint32_t reqid, Counters* pc,
-                         bool check_selectors, DatapathResult& r) noexcept {
+  // outbound_begin: the SPD's verdict; the SA to seal with for PROTECT
+  // (nullptr: r is final).
+  OutboundEntry* outbound_begin(const ReadSection& rs, PacketBuffer& pb, DatapathResult& r,
+                                Counters** pc_out) noexcept {
+    auto sel = extract_selectors(pb.data());
+    if (!sel) {
+      (void)drop(r, Direction::outbound, nullptr, sel.status());
+      return nullptr;
+    }
+    const PolicyTable* table = tables_[0].load(std::memory_order_acquire);
+    const Policy* policy = table->spd->lookup(*sel, Direction::outbound);
+    if (policy == nullptr) {
+      (void)drop(r, Direction::outbound, nullptr, Errc::no_policy);
+      return nullptr;
+    }
+    Counters& pc = *table->counters[static_cast<size_t>(policy - table->spd->policies().data())];
+    r.policy = policy;
+    switch (policy->action) {
+      case PolicyAction::discard:
+        (void)drop(r, Direction::outbound, &pc, Errc::policy_discard);
+        return nullptr;
+      case PolicyAction::bypass:
+        r.verdict = Verdict::bypass;
+        pc.pass(pb.size());
+        pass_total(rs, Direction::outbound, pb.size());
+        return nullptr;
+      case PolicyAction::protect: break;
+    }
+    *pc_out = &pc;
+    // The policy's selector matched: the SA's (the same traffic) need not.
+    return protect_begin(rs, pb, policy->reqid, &pc, /*check_selectors=*/false, r);
+  }
+
+  // protect_begin: the SA of reqid (nullptr: r is final: ACQUIRE or a drop).
+  OutboundEntry* protect_begin(const ReadSection& rs, PacketBuffer& pb, uint32_t reqid, Counters* pc,
+                               bool check_selectors, DatapathResult& r) noexcept {
     r.reqid = reqid;
     OutboundEntry* e = sad_->outbound(reqid, rs);
     if (e == nullptr) {
@@ -414,7 +557,7 @@ class Datapath {
                         !acquire_sent_[reqid].exchange(true, std::memory_order_relaxed);
       totals_[0].drop(DropReason::no_sa);
       if (pc != nullptr) pc->drop(DropReason::no_sa);
-      return r;
+      return nullptr;
     }
     if (acquire_sent_[reqid].load(std::memory_order_relaxed)) {
       acquire_sent_[reqid].store(false, std::memory_order_relaxed);
@@ -423,24 +566,33 @@ class Datapath {
       // Route-based: the host's routing chose the SA; its selectors still
       // bound what it may carry (read only when it has any).
       auto sel = extract_selectors(pb.data());
-      if (!sel) return drop(r, Direction::outbound, pc, sel.status());
+      if (!sel) {
+        (void)drop(r, Direction::outbound, pc, sel.status());
+        return nullptr;
+      }
       if (!any_matches(e->binding.selectors, *sel, Direction::outbound)) {
-        return drop(r, Direction::outbound, pc, Errc::selector_mismatch);
+        (void)drop(r, Direction::outbound, pc, Errc::selector_mismatch);
+        return nullptr;
       }
     }
     r.spi = e->sa->spi();
     r.interface_id = e->binding.interface_id;
-    const size_t inner = pb.size();
-    auto sealed = esp::seal(*e->sa, pb);
-    if (!sealed) {
-      if (sealed.status() == Errc::lifetime_expired || sealed.status() == Errc::sequence_overflow) {
+    return e;
+  }
+
+  // protect_end: after e's SA sealed the packet (status `sealed`).
+  DatapathResult protect_end(const ReadSection& rs, OutboundEntry& entry, Counters* pc, size_t inner,
+                             Status sealed, const esp::SealInfo& info, DatapathResult& r) noexcept {
+    OutboundEntry* e = &entry;
+    if (!sealed.ok()) {
+      if (sealed == Errc::lifetime_expired || sealed == Errc::sequence_overflow) {
         sad_->note_limit(*e, kHardLimitFlag);
       }
-      return drop(r, Direction::outbound, pc, sealed.status());
+      return drop(r, Direction::outbound, pc, sealed);
     }
     r.verdict = Verdict::send;
-    r.esp_offset = sealed->esp_offset;
-    r.soft_limit_reached = sealed->soft_limit_reached;
+    r.esp_offset = info.esp_offset;
+    r.soft_limit_reached = info.soft_limit_reached;
     if (r.soft_limit_reached) sad_->note_limit(*e, kSoftLimitFlag);
     if (pc != nullptr) pc->pass(inner);
     pass_total(rs, Direction::outbound, inner);
