@@ -6,11 +6,13 @@
 //
 // One IMB_MGR per thread (thread_local, allocated on first use, freed at
 // thread exit); keyed objects hold only expanded keys, so they may be used
-// from several threads at once (aead.hpp). Single AES-GCM and
-// ChaCha20-Poly1305 packets go through the direct function API (no job
-// queue); bursts and the CBC/CTR/MAC transforms through the job API, whose
-// multi-buffer managers pipeline several packets (CBC encryption and HMAC
-// are serial within one packet, so this is where bursts pay).
+// from several threads at once (aead.hpp). AES-GCM and ChaCha20-Poly1305
+// packets go through the direct function API, bursts too: GCM is parallel
+// within one packet, and the job API measured 20-40 ns per packet slower
+// with no gain from interleaving (benchmarks/README.md "Line rate"). The
+// CBC/CTR/MAC transforms and the encrypt-then-MAC bursts use the job API,
+// whose multi-buffer managers pipeline several packets (CBC encryption and
+// HMAC are serial within one packet, so this is where bursts pay).
 //
 // Without IPSEC_HAVE_IPSEC_MB (IPSEC_WITH_IPSEC_MB=OFF, or not found) the
 // provider offers nothing: available() is false and make_* returns
@@ -180,9 +182,6 @@ class MbAead final : public Aead {
     return finish_open(ByteView(tag).first(icv_size_), icv, data);
   }
 
-  void seal_burst(std::span<AeadOp> ops) noexcept override { burst(ops, true); }
-  void open_burst(std::span<AeadOp> ops) noexcept override { burst(ops, false); }
-
  private:
   bool is_chacha() const noexcept { return id_ == EncrId::chacha20_poly1305; }
 
@@ -227,7 +226,10 @@ class MbAead final : public Aead {
       secure_zero(MutableByteView(reinterpret_cast<uint8_t*>(&ctx), sizeof ctx));  // Poly1305 key
       return;
     }
-    gcm_context_data ctx{};
+    // Not zero-filled first: IMB_AES*_GCM_ENC/DEC initialise every field
+    // they read (the init step of their own), and the fill cost about a fifth
+    // of a 64-octet packet's ESP overhead. Zeroed afterwards (GHASH state).
+    gcm_context_data ctx;  // NOLINT(cppcoreguidelines-pro-type-member-init)
     const size_t n = data.size();
     if (encrypt) {
       switch (key_size_) {
@@ -255,106 +257,6 @@ class MbAead final : public Aead {
       }
     }
     secure_zero(MutableByteView(reinterpret_cast<uint8_t*>(&ctx), sizeof ctx));  // holds E(K, Y0)
-  }
-
-  // fill_job: the job for one packet (GCM: cipher GCM + hash GMAC; ChaCha:
-  // the CHACHA20_POLY1305 pair); seal runs cipher then hash, open hash then
-  // cipher. The tag goes to `tag` (icv_size octets).
-  void fill_job(IMB_JOB* job, bool encrypt, const uint8_t* nonce, const AeadOp& op,
-                uint8_t* tag) const noexcept {
-    uint8_t* d = nonnull(op.data);
-    job->src = d;
-    job->dst = d;
-    job->cipher_start_src_offset_in_bytes = 0;
-    job->msg_len_to_cipher_in_bytes = op.data.size();
-    job->hash_start_src_offset_in_bytes = 0;
-    job->msg_len_to_hash_in_bytes = op.data.size();
-    job->iv = nonce;
-    job->iv_len_in_bytes = 12;
-    job->auth_tag_output = tag;
-    job->auth_tag_output_len_in_bytes = icv_size_;
-    job->cipher_direction = encrypt ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT;
-    job->chain_order = encrypt ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
-    if (is_chacha()) {
-      job->cipher_mode = IMB_CIPHER_CHACHA20_POLY1305;
-      job->hash_alg = IMB_AUTH_CHACHA20_POLY1305;
-      job->enc_keys = chacha_key_.data();
-      job->dec_keys = chacha_key_.data();
-      job->key_len_in_bytes = 32;
-      job->u.CHACHA20_POLY1305.aad = nonnull(op.aad);
-      job->u.CHACHA20_POLY1305.aad_len_in_bytes = op.aad.size();
-    } else {
-      job->cipher_mode = IMB_CIPHER_GCM;
-      job->hash_alg = IMB_AUTH_AES_GMAC;
-      job->enc_keys = &gcm_.data;
-      job->dec_keys = &gcm_.data;
-      job->key_len_in_bytes = key_size_enum(key_size_);
-      job->u.GCM.aad = nonnull(op.aad);
-      job->u.GCM.aad_len_in_bytes = op.aad.size();
-    }
-  }
-
-  // Per-op state of one queue round; nonces hold the salt (key material).
-  struct Slot {
-    AeadOp* op = nullptr;
-    const MbAead* aead = nullptr;
-    std::array<uint8_t, 12> nonce{};
-    std::array<uint8_t, 16> tag{};
-  };
-
-  // burst: ops of other backends one by one through their own transform;
-  // this backend's ops (any key) submitted together to this thread's
-  // manager, kChunk per round.
-  static void burst(std::span<AeadOp> ops, bool encrypt) noexcept {
-    IMB_MGR* mgr = nullptr;
-    std::array<Slot, kChunk> slots{};
-    while (!ops.empty()) {
-      const std::span<AeadOp> round = ops.first(std::min(ops.size(), kChunk));
-      ops = ops.subspan(round.size());
-      size_t n = 0;
-      for (AeadOp& op : round) {
-        if (op.aead == nullptr || !is_ours(op.aead->backend())) {
-          op.status = encrypt ? seal_one(op) : open_one(op);
-          continue;
-        }
-        const auto& a = static_cast<const MbAead&>(*op.aead);
-        op.status = a.check(op.iv, op.data, op.icv.size());
-        if (!op.status.ok()) continue;
-        if (mgr == nullptr) mgr = thread_manager();
-        if (mgr == nullptr) {
-          op.status = Errc::out_of_memory;
-          continue;
-        }
-        Slot& s = slots[n++];
-        s.op = &op;
-        s.aead = &a;
-        std::copy(a.salt_.begin(), a.salt_.end(), s.nonce.begin());
-        std::copy_n(op.iv.begin(), kIvSize, s.nonce.begin() + 4);
-      }
-      if (n == 0) continue;
-      run_jobs(
-          mgr, n,
-          [&](IMB_JOB* job, size_t i) {
-            Slot& s = slots[i];
-            s.aead->fill_job(job, encrypt, s.nonce.data(), *s.op, encrypt ? s.op->icv.data() : s.tag.data());
-            job->user_data = &s;
-          },
-          [&](const IMB_JOB* job) {
-            const Slot& s = *static_cast<const Slot*>(job->user_data);
-            if (job->status != IMB_STATUS_COMPLETED) {
-              if (!encrypt) secure_zero(s.op->data);
-              s.op->status = Errc::crypto_backend_failure;
-            } else if (encrypt) {
-              s.op->status = Status::success();
-            } else {
-              s.op->status = finish_open(ByteView(s.tag).first(s.aead->icv_size_), s.op->icv, s.op->data);
-            }
-          });
-      for (size_t i = 0; i < n; ++i) {
-        secure_zero(slots[i].nonce);
-        secure_zero(slots[i].tag);
-      }
-    }
   }
 
   GcmKey gcm_{};

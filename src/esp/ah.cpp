@@ -283,7 +283,7 @@ Result<SealInfo> ah_seal(OutboundSa& sa, PacketBuffer& pb) noexcept {
     write_ah_header(*ah, inner->family == IpFamily::v4 ? kNextHeaderIpv4 : kNextHeaderIpv6, sa.spi(), *seq);
     // RFC 4302 3.1.2: outer header fields as for ESP (RFC 4301 5.1.2.1),
     // from the tunnel configuration and the inner header.
-    auto offset = push_outer(sa, pb, *inner, kProtocolAh);
+    auto offset = push_outer(sa, pb, *inner, kProtocolAh, *seq);
     if (!offset) return offset.status();
     IPSEC_TRY(seal_icv(sa, pb.data(), *offset, *seq));
     info.sequence = *seq;

@@ -2,6 +2,7 @@
 #include "ipsec/esp/sa.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <new>
 
 namespace ipsec::esp {
@@ -60,6 +61,7 @@ Result<Transforms> make_transforms(const SaConfig& c, crypto::Provider& provider
   t.encr = c.encr;
   t.iv_size = info.iv_size;
   t.align = static_cast<uint8_t>(std::max<unsigned>(info.block_size, 4));
+  if (!std::has_single_bit(unsigned{t.align})) return Errc::unsupported_algorithm;  // esp_pad_size masks
   if (info.aead) {
     auto aead = provider.make_aead(c.encr, c.encr_key_bits, c.encr_keymat);
     if (!aead) return aead.status();

@@ -310,10 +310,8 @@ TEST_CASE("AH known answers: OpenDataPlane's HMAC-SHA2-256-128 packets, sealed a
       config.mode = esp::Mode::transport;
     }
     auto sas = make_pair(config, provider);
-    // The outer identification counts from the SPI; wrap it to 0 as in the vectors.
-    if (tc.tunnel && !tc.outer6) {
-      for (uint32_t i = 0; i < 0x10000u - 123u; ++i) (void)sas.out->next_ip_id();
-    }
+    // The outer identification counts from the SPI; start it at 0 as in the vectors.
+    if (tc.tunnel && !tc.outer6) sas.out->set_ip_id_base(0);
     HostBuffer out(*tc.plain);
     auto sealed = esp::seal(*sas.out, out.pb);
     REQUIRE_MESSAGE(sealed.ok(), sealed.status().name());

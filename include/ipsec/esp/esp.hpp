@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -157,13 +158,16 @@ inline constexpr uint8_t kNextHeaderNone = 59;  // dummy packet, RFC 4303 2.6
 // the extension headers that routers read (IPv6: hop-by-hop, routing,
 // fragment and destination options followed by a routing header, RFC 4303
 // 3.1.1, RFC 4302 3.1.1).
-struct TransportSplit {
+// HeaderSplit: what rewriting the kept header needs (fix_transport_header).
+struct HeaderSplit {
   IpFamily family = IpFamily::v4;
-  IpAddress source, destination;
-  ByteView routing_header;       // IPv6: the last routing header kept in front (a view into the packet)
   size_t header_size = 0;        // octets kept in front of ESP
   size_t next_header_field = 0;  // offset of the field that will say 50/51/17
-  uint8_t next_header = 0;       // the protocol ESP/AH will protect
+};
+struct TransportSplit : HeaderSplit {
+  IpAddress source, destination;
+  ByteView routing_header;  // IPv6: the last routing header kept in front (a view into the packet)
+  uint8_t next_header = 0;  // the protocol ESP/AH will protect
 };
 
 [[nodiscard]] inline Result<TransportSplit> transport_split(ByteView packet) noexcept {
@@ -210,7 +214,7 @@ struct TransportSplit {
 // fix_transport_header: after ESP/AH was inserted or removed behind a
 // transport header of `split.header_size` octets at the front of `packet`:
 // set the next-header field and the lengths (and the IPv4 checksum).
-inline void fix_transport_header(MutableByteView packet, const TransportSplit& split,
+inline void fix_transport_header(MutableByteView packet, const HeaderSplit& split,
                                  uint8_t next_header) noexcept {
   packet[split.next_header_field] = next_header;
   if (split.family == IpFamily::v4) {
@@ -349,10 +353,19 @@ struct EspLayout {
   return room;
 }
 
-// esp_trailer_size: padding (as esp_encap pads), pad length, next header
+// esp_pad_size: RFC 4303 2.4: payload | padding | pad length | next header
+// ends on the cipher block and on a 4-octet boundary; padding is 1, 2, 3, ...
+// t.align is a power of two (4, 8 or 16: make_transforms), so a mask does
+// what a modulo would (a 64-bit division per packet cost ~15 ns here).
+[[nodiscard]] inline size_t esp_pad_size(const Transforms& t, size_t body) noexcept {
+  const size_t mask = t.align - 1u;
+  return (t.align - ((body + 2) & mask)) & mask;
+}
+
+// esp_trailer_size: padding (as esp_frame pads), pad length, next header
 // and ICV behind `body` octets of payload (and TFC padding).
 [[nodiscard]] inline size_t esp_trailer_size(const Transforms& t, size_t body) noexcept {
-  return (t.align - (body + 2) % t.align) % t.align + 2 + t.icv_size;
+  return esp_pad_size(t, body) + 2 + t.icv_size;
 }
 
 // check_room: before seal changes anything or spends a sequence number:
@@ -371,14 +384,11 @@ struct EspLayout {
 // esp_frame: pb holds the payload to protect; append the trailer and
 // prepend SPI | seq | IV. pb then holds [SPI .. ICV] with the body still in
 // the clear and the ICV unset: esp_crypt_seal (or a burst) completes it.
-[[nodiscard]] inline Result<EspLayout> esp_frame(OutboundSa& sa, PacketBuffer& pb, uint8_t next_header,
-                                                 size_t tfc_octets, uint64_t seq) noexcept {
+[[nodiscard]] inline Status esp_frame(OutboundSa& sa, PacketBuffer& pb, uint8_t next_header,
+                                      size_t tfc_octets, uint64_t seq) noexcept {
   const Transforms& t = sa.transforms();
-  const size_t align = t.align;
   const size_t body = pb.size() + tfc_octets;
-  // RFC 4303 2.4: payload | padding | pad length | next header ends on the
-  // cipher block and on a 4-octet boundary; padding is 1, 2, 3, ...
-  const size_t pad = (align - (body + 2) % align) % align;
+  const size_t pad = esp_pad_size(t, body);
   auto trailer = pb.put(tfc_octets + pad + 2 + t.icv_size);
   if (!trailer) return trailer.status();
   MutableByteView tr = *trailer;
@@ -390,15 +400,15 @@ struct EspLayout {
   if (!header) return header.status();
   store_be32(header->first<4>(), sa.spi());
   store_be32(header->subspan(4).first<4>(), static_cast<uint32_t>(seq));
-  const EspLayout l = esp_layout(pb.data(), t);
-  IPSEC_TRY(esp_fill_iv(t, l, sa.spi(), seq));
-  return l;
+  return esp_fill_iv(t, esp_layout(pb.data(), t), sa.spi(), seq);
 }
 
-// esp_seal_crypto: the crypto of one framed packet at pb.data().
-[[nodiscard]] inline Status esp_seal_crypto(OutboundSa& sa, PacketBuffer& pb, const EspLayout& l,
-                                            uint64_t seq) noexcept {
+// esp_seal_crypto: the crypto of one framed packet at pb.data(). (The
+// layout is recomputed from pb rather than kept in the frames: cheaper than
+// storing and reloading five spans per packet.)
+[[nodiscard]] inline Status esp_seal_crypto(OutboundSa& sa, PacketBuffer& pb, uint64_t seq) noexcept {
   const Transforms& t = sa.transforms();
+  const EspLayout l = esp_layout(pb.data(), t);
   const bool esn = sa.config().esn;
   return esp_crypt_seal(t, l, sa.spi(), seq, esn, esn && t.gmac ? esn_room(pb) : MutableByteView());
 }
@@ -406,7 +416,7 @@ struct EspLayout {
 // push_outer: push the outer headers of a tunnel-mode packet (and the UDP
 // header), pb holding [SPI .. ICV]; returns the ESP offset.
 [[nodiscard]] inline Result<size_t> push_outer(OutboundSa& sa, PacketBuffer& pb, const InnerInfo& inner,
-                                               uint8_t protocol) noexcept {
+                                               uint8_t protocol, uint64_t seq) noexcept {
   const SaConfig& c = sa.config();
   const TunnelConfig& tun = *c.tunnel;
   const bool udp = c.udp.has_value();
@@ -424,7 +434,7 @@ struct EspLayout {
   if (tun.local.is_v4()) {
     if (pb.size() > 0xffff) return Errc::invalid_length;
     const bool df = tun.df == DfPolicy::set || (tun.df == DfPolicy::copy && inner.df);
-    write_ipv4_header(pb.data(), tos, static_cast<uint16_t>(pb.size()), sa.next_ip_id(), df, tun.hop_limit,
+    write_ipv4_header(pb.data(), tos, static_cast<uint16_t>(pb.size()), sa.ip_id(seq), df, tun.hop_limit,
                       protocol, tun.local, tun.remote);
   } else {
     if (pb.size() - outer > 0xffff) return Errc::invalid_length;
@@ -440,7 +450,7 @@ struct OuterInfo {
   size_t protected_offset = 0;  // start of the ESP/AH header
   uint8_t ecn = 0;
   bool udp = false;
-  TransportSplit split;  // header_size = octets before ESP/AH (or before UDP)
+  HeaderSplit split;  // header_size = octets before ESP/AH (or before UDP)
 };
 
 // parse_outer: the received datagram's IP header (IPv6: and extension
@@ -516,7 +526,6 @@ struct Decapped {
   uint8_t next_header = 0;
 };
 struct DecapFrame {
-  EspLayout layout;
   uint64_t seq = 0;
   bool crypto_done = false;  // the crypto already ran (ESN resync, GMAC with ESN): see crypto_status
   Status crypto_status;
@@ -542,8 +551,8 @@ struct DecapFrame {
     sa.count_malformed();
     return Status(Errc::truncated, static_cast<uint32_t>(pb.size()), "esp packet");
   }
-  f->layout = esp_layout(pb.data(), t);
-  if (t.align > 4 && f->layout.body.size() % t.align != 0) {  // CBC: whole blocks (RFC 3602 2.4)
+  const EspLayout l = esp_layout(pb.data(), t);
+  if (t.align > 4 && (l.body.size() & (t.align - 1u)) != 0) {  // CBC: whole blocks (RFC 3602 2.4)
     sa.count_malformed();
     return Status(Errc::invalid_length, kEspHeaderSize, "esp ciphertext");
   }
@@ -555,11 +564,11 @@ struct DecapFrame {
   }
   const bool esn = sa.config().esn;
   if (sa.resync_due() && pb.size() <= limits::kMaxEsnResyncPacket) {
-    f->crypto_status = esp_open_resync(sa, pb, f->layout, low, &f->seq);
+    f->crypto_status = esp_open_resync(sa, pb, l, low, &f->seq);
     f->crypto_done = true;
   } else if (esn && t.gmac) {
     // The AAD borrows the octets in front of the header: one packet at a time.
-    f->crypto_status = esp_crypt_open(t, f->layout, spi, f->seq, true, esn_room(pb));
+    f->crypto_status = esp_crypt_open(t, l, spi, f->seq, true, esn_room(pb));
     f->crypto_done = true;
   }
   return Status::success();
@@ -581,7 +590,7 @@ struct DecapFrame {
     return Status(s.code(), 4, "esp sequence number");
   }
   const Transforms& t = sa.transforms();
-  const MutableByteView body = f.layout.body;
+  const MutableByteView body = esp_layout(pb.data(), t).body;
   // RFC 4303 2.4: Pad Length, Next Header, and padding 1, 2, 3, ...
   const size_t n = body.size();
   const size_t pad = body[n - 2];
@@ -599,9 +608,11 @@ struct DecapFrame {
 }
 
 // esp_decap_crypto: the crypto of one packet after decap_begin.
-[[nodiscard]] inline Status esp_decap_crypto(const InboundSa& sa, const DecapFrame& f) noexcept {
+[[nodiscard]] inline Status esp_decap_crypto(const InboundSa& sa, PacketBuffer& pb,
+                                             const DecapFrame& f) noexcept {
   if (f.crypto_done) return f.crypto_status;
-  return esp_crypt_open(sa.transforms(), f.layout, sa.spi(), f.seq, sa.config().esn, MutableByteView());
+  const Transforms& t = sa.transforms();
+  return esp_crypt_open(t, esp_layout(pb.data(), t), sa.spi(), f.seq, sa.config().esn, MutableByteView());
 }
 
 // esp_open_resync: RFC 4303 A3.2 after too many consecutive failures: try
@@ -712,15 +723,16 @@ struct OpenFrame {
   } else {
     // Bring the IP header back in front of the payload: it sits before the
     // [UDP |] ESP | IV octets that decapsulation pulled.
-    const size_t header = f.outer.split.header_size;
-    const size_t gap = f.outer.protected_offset - header + kEspHeaderSize + sa.transforms().iv_size;
+    const OuterInfo& outer = f.outer;  // transport mode: only open() (the whole datagram)
+    const size_t header = outer.split.header_size;
+    const size_t gap = outer.protected_offset - header + kEspHeaderSize + sa.transforms().iv_size;
     (void)pb.push(gap + header);
     const MutableByteView moved = pb.data();
     std::copy_backward(moved.begin(), moved.begin() + static_cast<std::ptrdiff_t>(header),
                        moved.begin() + static_cast<std::ptrdiff_t>(gap + header));  // to higher addresses
     (void)pb.pull(gap);  // the packet only shrank: its length fields still fit
-    fix_transport_header(pb.data(), f.outer.split, d->next_header);
-    if (f.outer.udp && (c.nat_original_source || c.nat_original_destination)) {
+    fix_transport_header(pb.data(), outer.split, d->next_header);
+    if (outer.udp && (c.nat_original_source || c.nat_original_destination)) {
       // RFC 3948 3.1.2: the peer's checksums cover its pre-NAT addresses.
       (void)fix_nat_checksum(pb.data(), header, d->next_header,
                              c.nat_original_source ? &*c.nat_original_source : nullptr,
@@ -738,12 +750,14 @@ struct OpenFrame {
 
 // SealFrame: a packet between seal_begin and seal_finish.
 struct SealFrame {
-  EspLayout layout;
   uint64_t seq = 0;
   size_t inner_size = 0;
   bool soft_limit_reached = false;
-  InnerInfo inner;       // tunnel mode
-  TransportSplit split;  // transport mode
+  InnerInfo inner;  // tunnel mode
+  // Transport mode: where the caller keeps the split (a TransportSplit is
+  // 80 octets; zero-filling one per tunnel-mode packet cost more than the
+  // rest of the framing).
+  TransportSplit* split = nullptr;
 };
 
 // seal_begin: every check (before anything changes or a sequence number is
@@ -773,11 +787,9 @@ struct SealFrame {
     // the hard limit as single calls do.
     f->soft_limit_reached = sa.account(f->inner_size);
     const uint8_t next = inner->family == IpFamily::v4 ? kNextHeaderIpv4 : kNextHeaderIpv6;
-    auto l = esp_frame(sa, pb, next, tfc, *seq);
-    if (!l) return l.status();
-    f->layout = *l;
-    return Status::success();
+    return esp_frame(sa, pb, next, tfc, *seq);
   }
+  if (f->split == nullptr) return Errc::invalid_argument;  // the caller provides the storage
   auto split = transport_split(pb.data());
   if (!split) return split.status();
   if (split->next_header == kNextHeaderNone) {
@@ -797,18 +809,15 @@ struct SealFrame {
   if (!seq) return seq.status();
   f->seq = *seq;
   f->soft_limit_reached = sa.account(f->inner_size);
-  f->split = *split;
-  f->split.routing_header = {};  // a view of octets about to move; only the destination is kept
+  *f->split = *split;
+  f->split->routing_header = {};  // a view of octets about to move; only the destination is kept
   // Move the IP header forward, leaving a gap for [UDP |] ESP | IV behind it.
   auto grown = pb.push(shift);
   if (!grown) return grown.status();
   const MutableByteView moved = pb.data();
   std::copy_n(moved.subspan(shift).begin(), split->header_size, moved.begin());  // to lower addresses
   (void)pb.pull(split->header_size + shift);
-  auto l = esp_frame(sa, pb, split->next_header, 0, *seq);
-  if (!l) return l.status();
-  f->layout = *l;
-  return Status::success();
+  return esp_frame(sa, pb, split->next_header, 0, *seq);
 }
 
 // seal_finish: after the crypto: the outer headers (the UDP checksum over
@@ -819,22 +828,22 @@ struct SealFrame {
   SealInfo info;
   info.sequence = f.seq;
   if (c.mode == Mode::tunnel) {
-    auto offset = push_outer(sa, pb, f.inner, static_cast<uint8_t>(SecurityProtocol::esp));
+    auto offset = push_outer(sa, pb, f.inner, static_cast<uint8_t>(SecurityProtocol::esp), f.seq);
     if (!offset) return offset.status();
     info.esp_offset = *offset;
   } else {
     const size_t udp = c.udp ? kUdpHeaderSize : 0;
     if (udp != 0) {
       (void)pb.push(udp);
-      const bool v6 = f.split.family == IpFamily::v6;
-      write_udp_header(pb.data(), *c.udp, v6 ? &f.split.source : nullptr,
-                       v6 ? &f.split.destination : nullptr);
+      const bool v6 = f.split->family == IpFamily::v6;
+      write_udp_header(pb.data(), *c.udp, v6 ? &f.split->source : nullptr,
+                       v6 ? &f.split->destination : nullptr);
     }
-    (void)pb.push(f.split.header_size);
+    (void)pb.push(f.split->header_size);
     fix_transport_header(
-        pb.data(), f.split,
+        pb.data(), *f.split,
         udp != 0 ? static_cast<uint8_t>(wire::IpProtocol::udp) : static_cast<uint8_t>(SecurityProtocol::esp));
-    info.esp_offset = f.split.header_size + udp;
+    info.esp_offset = f.split->header_size + udp;
   }
   info.soft_limit_reached = f.soft_limit_reached;
   return info;
@@ -950,6 +959,7 @@ void seal_many(size_t n, At at) noexcept {
     const size_t m = std::min(kBurstChunk, n - base);
     CryptoBatch batch;
     std::array<SealFrame, kBurstChunk> frames;
+    std::array<TransportSplit, kBurstChunk> splits;
     for (size_t i = 0; i < m; ++i) {
       BurstItem<OutboundSa, SealResult> item = at(base + i);
       batch.skip(i);
@@ -963,6 +973,7 @@ void seal_many(size_t n, At at) noexcept {
         set_result(*item.result, ah_seal(sa, *item.pb));
         continue;
       }
+      frames[i].split = &splits[i];
       if (Status s = seal_begin(sa, *item.pb, &frames[i]); !s.ok()) {
         item.result->status = s;
         item.result->info = {};
@@ -971,9 +982,9 @@ void seal_many(size_t n, At at) noexcept {
       const Transforms& t = sa.transforms();
       const bool esn = sa.config().esn;
       if (t.gmac && esn) {
-        batch.add_done(i, esp_seal_crypto(sa, *item.pb, frames[i].layout, frames[i].seq));
+        batch.add_done(i, esp_seal_crypto(sa, *item.pb, frames[i].seq));
       } else {
-        batch.add(i, t, frames[i].layout, sa.spi(), frames[i].seq, esn);
+        batch.add(i, t, esp_layout(item.pb->data(), t), sa.spi(), frames[i].seq, esn);
       }
     }
     batch.seal();
@@ -1021,7 +1032,8 @@ void open_many(size_t n, At at, EspOnly esp_only) noexcept {
       if (d.crypto_done) {
         batch.add_done(i, d.crypto_status);
       } else {
-        batch.add(i, sa.transforms(), d.layout, sa.spi(), d.seq, sa.config().esn);
+        batch.add(i, sa.transforms(), esp_layout(item.pb->data(), sa.transforms()), sa.spi(), d.seq,
+                  sa.config().esn);
       }
     }
     batch.open();
@@ -1035,12 +1047,21 @@ void open_many(size_t n, At at, EspOnly esp_only) noexcept {
 
 }  // namespace detail
 
+namespace detail {
+[[nodiscard]] inline Result<SealInfo> seal_one(OutboundSa& sa, PacketBuffer& pb, SealFrame& f) noexcept {
+  IPSEC_TRY(seal_begin(sa, pb, &f));
+  IPSEC_TRY(esp_seal_crypto(sa, pb, f.seq));
+  return seal_finish(sa, pb, f);
+}
+}  // namespace detail
+
 inline Result<SealInfo> seal(OutboundSa& sa, PacketBuffer& pb) noexcept {
   if (sa.config().protocol == SecurityProtocol::ah) return detail::ah_seal(sa, pb);
   detail::SealFrame f;
-  IPSEC_TRY(detail::seal_begin(sa, pb, &f));
-  IPSEC_TRY(detail::esp_seal_crypto(sa, pb, f.layout, f.seq));
-  return detail::seal_finish(sa, pb, f);
+  if (sa.config().mode == Mode::tunnel) return detail::seal_one(sa, pb, f);
+  detail::TransportSplit split;
+  f.split = &split;
+  return detail::seal_one(sa, pb, f);
 }
 
 inline Result<SealInfo> seal_dummy(OutboundSa& sa, PacketBuffer& pb, size_t length) noexcept {
@@ -1059,12 +1080,11 @@ inline Result<SealInfo> seal_dummy(OutboundSa& sa, PacketBuffer& pb, size_t leng
   std::fill(body->begin(), body->end(), uint8_t{0});
   auto seq = sa.next_sequence();
   if (!seq) return seq.status();
-  auto l = detail::esp_frame(sa, pb, detail::kNextHeaderNone, 0, *seq);
-  if (!l) return l.status();
-  IPSEC_TRY(detail::esp_seal_crypto(sa, pb, *l, *seq));
+  IPSEC_TRY(detail::esp_frame(sa, pb, detail::kNextHeaderNone, 0, *seq));
+  IPSEC_TRY(detail::esp_seal_crypto(sa, pb, *seq));
   // The outer header of a dummy carries the tunnel's defaults.
   auto offset = detail::push_outer(sa, pb, detail::InnerInfo{sa.config().tunnel->local.family(), 0, true},
-                                   static_cast<uint8_t>(SecurityProtocol::esp));
+                                   static_cast<uint8_t>(SecurityProtocol::esp), *seq);
   if (!offset) return offset.status();
   sa.count_dummy();
   SealInfo info;
@@ -1076,14 +1096,14 @@ inline Result<SealInfo> seal_dummy(OutboundSa& sa, PacketBuffer& pb, size_t leng
 inline Result<OpenInfo> open_esp(InboundSa& sa, PacketBuffer& pb, uint8_t outer_ecn) noexcept {
   detail::OpenFrame f;
   IPSEC_TRY(detail::open_begin(sa, pb, /*esp_only=*/true, outer_ecn, &f));
-  return detail::open_finish(sa, pb, f, detail::esp_decap_crypto(sa, f.decap));
+  return detail::open_finish(sa, pb, f, detail::esp_decap_crypto(sa, pb, f.decap));
 }
 
 inline Result<OpenInfo> open(InboundSa& sa, PacketBuffer& pb) noexcept {
   if (sa.config().protocol == SecurityProtocol::ah) return detail::ah_open(sa, pb);
   detail::OpenFrame f;
   IPSEC_TRY(detail::open_begin(sa, pb, /*esp_only=*/false, 0, &f));
-  return detail::open_finish(sa, pb, f, detail::esp_decap_crypto(sa, f.decap));
+  return detail::open_finish(sa, pb, f, detail::esp_decap_crypto(sa, pb, f.decap));
 }
 
 inline void seal_burst(OutboundSa& sa, std::span<PacketBuffer> packets,

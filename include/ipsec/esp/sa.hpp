@@ -16,6 +16,7 @@
 // bounce between the cores' caches.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -121,7 +122,7 @@ struct Transforms {
   crypto::EncrId encr = crypto::EncrId::null;
   bool gmac = false;    // RFC 4543: everything is AAD
   uint8_t iv_size = 0;  // on the wire
-  uint8_t align = 4;    // ESP padding boundary: max(block, 4)
+  uint8_t align = 4;    // ESP padding boundary: max(block, 4), a power of two
   uint8_t icv_size = 0;
 };
 [[nodiscard]] Result<Transforms> make_transforms(const SaConfig& config, crypto::Provider& provider) noexcept;
@@ -147,7 +148,9 @@ class OutboundSa {
   [[nodiscard]] const SaConfig& config() const noexcept { return config_; }
   [[nodiscard]] uint32_t spi() const noexcept { return config_.spi; }
   // last_sequence: the sequence number of the last packet sent (0: none).
-  [[nodiscard]] uint64_t last_sequence() const noexcept { return seq_.load(std::memory_order_relaxed); }
+  [[nodiscard]] uint64_t last_sequence() const noexcept {
+    return std::min(seq_.load(std::memory_order_relaxed), max_sequence());
+  }
   [[nodiscard]] SaCounters counters() const noexcept {
     SaCounters c;
     c.packets = packets_.load(std::memory_order_relaxed);
@@ -161,17 +164,23 @@ class OutboundSa {
   // the counter would wrap (2^32 - 1 without ESN, 2^64 - 1 with it: RFC 4303
   // 3.3.3, the SA must be rekeyed). For tests: set_sequence.
   [[nodiscard]] Result<uint64_t> next_sequence() noexcept {
-    const uint64_t max = config_.esn ? ~uint64_t{0} : uint64_t{0xffffffffu};
-    uint64_t cur = seq_.load(std::memory_order_relaxed);
-    do {
-      if (cur >= max) return Errc::sequence_overflow;
-    } while (!seq_.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed));
-    return cur + 1;
+    // One locked add, not a compare-exchange loop: past the maximum the
+    // counter keeps counting refusals (2^64 of them would take centuries)
+    // and last_sequence() clamps it.
+    const uint64_t prev = seq_.fetch_add(1, std::memory_order_relaxed);
+    if (prev >= max_sequence()) return Errc::sequence_overflow;
+    return prev + 1;
   }
   void set_sequence(uint64_t last_sent) noexcept { seq_.store(last_sent, std::memory_order_relaxed); }
-  [[nodiscard]] uint16_t next_ip_id() noexcept {
-    return static_cast<uint16_t>(ip_id_.fetch_add(1, std::memory_order_relaxed));
+  // ip_id: the outer IPv4 identification of the packet with sequence number
+  // seq: unique per SA over any 2^16 consecutive packets (RFC 6864 4.2 for
+  // fragmentable datagrams) without a counter of its own: the first packet
+  // carries the SPI's low 16 bits, or what set_ip_id_base (tests, before
+  // the SA is shared) chose.
+  [[nodiscard]] uint16_t ip_id(uint64_t seq) const noexcept {
+    return static_cast<uint16_t>(ip_id_base_ + seq - 1);
   }
+  void set_ip_id_base(uint16_t first) noexcept { ip_id_base_ = first; }
   // hard_limit_reached: the SA must not send any more.
   [[nodiscard]] bool hard_limit_reached() const noexcept {
     return detail::limit_reached(packets_.load(std::memory_order_relaxed), config_.limits.hard_packets) ||
@@ -189,17 +198,21 @@ class OutboundSa {
 
  private:
   OutboundSa(const SaConfig& config, detail::Transforms t) noexcept
-      : config_(config), t_(std::move(t)), ip_id_(config.spi & 0xffffu) {
+      : config_(config), t_(std::move(t)), ip_id_base_(static_cast<uint16_t>(config.spi & 0xffffu)) {
     config_.encr_keymat = {};  // the keys live in the transforms only
     config_.integ_key = {};
   }
+  [[nodiscard]] uint64_t max_sequence() const noexcept {
+    return config_.esn ? ~uint64_t{0} : uint64_t{0xffffffffu};
+  }
+
   SaConfig config_;
   detail::Transforms t_;
   std::atomic<uint64_t> seq_{0};
+  uint16_t ip_id_base_;
   std::atomic<uint64_t> packets_{0};
   std::atomic<uint64_t> bytes_{0};
   std::atomic<uint64_t> dummies_{0};
-  std::atomic<uint32_t> ip_id_;
 };
 
 class InboundSa {

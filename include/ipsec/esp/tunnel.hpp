@@ -147,18 +147,26 @@ struct Ipv6Fields {
 inline void write_ipv4_header(MutableByteView out, uint8_t tos, uint16_t total_length, uint16_t id, bool df,
                               uint8_t ttl, uint8_t protocol, const IpAddress& src,
                               const IpAddress& dst) noexcept {
+  // RFC 1071: the checksum is summed from the field values as they are
+  // written (every 16-bit word of the header but the checksum itself), not
+  // read back: this runs once per tunnel-mode packet.
+  const uint16_t flags = df ? 0x4000 : 0;
+  const ByteView s = src.bytes(), d = dst.bytes();
+  uint32_t sum = (uint32_t{0x45} << 8 | tos) + total_length + id + flags + (uint32_t{ttl} << 8 | protocol);
+  for (size_t i = 0; i + 1 < s.size(); i += 2) sum += uint32_t{s[i]} << 8 | s[i + 1];
+  for (size_t i = 0; i + 1 < d.size(); i += 2) sum += uint32_t{d[i]} << 8 | d[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   ByteWriter w(out.first(wire::Ipv4Header::kMinSize));
   w.put_u8(0x45);
   w.put_u8(tos);
   w.put_u16(total_length);
   w.put_u16(id);
-  w.put_u16(df ? 0x4000 : 0);
+  w.put_u16(flags);
   w.put_u8(ttl);
   w.put_u8(protocol);
-  const auto checksum = w.reserve_u16();
-  w.put_bytes(src.bytes());
-  w.put_bytes(dst.bytes());
-  w.patch(checksum, wire::internet_checksum(w.written()));
+  w.put_u16(static_cast<uint16_t>(~sum & 0xffff));
+  w.put_bytes(s);
+  w.put_bytes(d);
 }
 
 // write_ipv6_header: a 40-octet IPv6 header (flow label 0).
