@@ -511,6 +511,16 @@ class MbCipher final : public Cipher {
     IMB_MGR* mgr = thread_manager();
     if (mgr == nullptr) return Errc::out_of_memory;
     std::array<uint8_t, 16> block{};
+    if (encrypt && !is_ctr() && key_size_ == 16 && data.size() == 16) {
+      // One AES-128-CBC block (ESP's IV, E_K(SPI | seq | 0): esp/esp.hpp)
+      // without the job queue, whose submit and flush cost more than the
+      // block: E_K(IV ^ P) is the CFB keystream of IV ^ P XORed onto zeros.
+      for (size_t i = 0; i < 16; ++i) block[i] = static_cast<uint8_t>(iv[i] ^ data[i]);
+      const std::array<uint8_t, 16> zero{};
+      IMB_AES128_CFB_ONE(mgr, data.data(), zero.data(), block.data(), enc_.data(), 16);
+      secure_zero(block);
+      return Status::success();
+    }
     const uint8_t* job_iv = iv.data();
     if (is_ctr()) {
       counter_block(iv, block);

@@ -185,10 +185,15 @@ TEST_CASE("Cipher: every backend gives mbedTLS's bytes at random sizes 0..2000")
           continue;
         }
         INFO(std::string(other.name) << " " << ipsec::crypto::to_string(id) << "/" << bits);
-        for (size_t n : sizes(rng)) {
+        std::vector<size_t> ns = sizes(rng);
+        // One block alone (ipsec-mb's AES-128-CBC takes a path of its own
+        // for it: ESP's IV derivation), with random and all-zero IVs.
+        ns.insert(ns.end(), {16, 16, 16});
+        for (size_t k = 0; k < ns.size(); ++k) {
+          size_t n = ns[k];
           if (n % info.block_size != 0) n -= n % info.block_size;  // CBC: whole blocks (RFC 3602 2.4)
           INFO("size: " << n);
-          const Bytes iv = rng.bytes(info.iv_size);
+          const Bytes iv = k + 1 == ns.size() ? Bytes(info.iv_size, 0) : rng.bytes(info.iv_size);
           const Bytes pt = rng.bytes(n);
           Bytes want = pt, got = pt;
           REQUIRE(err((*ref)->encrypt(iv, want)) == "ok");

@@ -247,6 +247,15 @@ crypto::Provider& provider() {
   return p;
 }
 
+// warm_thread: the ipsec-mb backend allocates one manager per thread on its
+// first use (about 200 KiB, once per thread, not per IKE SA or packet); take
+// it before a measurement starts, as any long-running host thread has.
+void warm_thread() {
+  const std::vector<uint8_t> keymat(36, 0x11);
+  auto aead = provider().make_aead(crypto::EncrId::aes_gcm_16, 256, keymat);
+  REQUIRE(aead.ok());
+}
+
 constexpr size_t kFloodRequests = 100'000;
 constexpr size_t kCookieThreshold = 10;  // EngineConfig's default
 
@@ -468,18 +477,20 @@ std::unique_ptr<sim::Peer> responder(size_t cookie_threshold, size_t max_half_op
 // statistics count the bytes asked for, which are fewer.
 
 // A flood that does not echo its cookies: the live heap grows by at most
-// this over the responder's before the flood. Measured: 29,672 bytes (the
-// 10 half-open IKE SAs the threshold lets in, and the tables that hold them).
-constexpr int64_t kFloodPeakBound = 44 * 1024;
+// this over the responder's before the flood. Measured: 42,120 bytes with
+// the ipsec-mb backend, 29,672 without (the 10 half-open IKE SAs the
+// threshold lets in, and the tables that hold them).
+constexpr int64_t kFloodPeakBound = 64 * 1024;
 // What stays after the last half-open IKE SA timed out: measured 208 bytes.
 constexpr int64_t kFloodResidueBound = 4 * 1024;
 // A flood that echoes its cookies, at the max_half_open cap: the peak
 // growth of the live heap divided by the half-open IKE SAs. Measured:
-// 2,970 bytes in 17 blocks per half-open IKE SA (its Session with both
+// 4,228 bytes in 17 blocks per half-open IKE SA with the ipsec-mb backend,
+// 2,970 with libsodium/mbedTLS (its Session with both
 // IKE_SA_INIT messages, the nonces, SK_d/SK_pi/SK_pr and the SK transforms,
 // the cached response, and its share of the tables: sessions,
 // responder_by_spi_i, deadlines). The engine's memory under such an attack
-// is this times EngineConfig::max_half_open: about 15 MB at the default 5000.
+// is this times EngineConfig::max_half_open: about 21 MB at the default 5000.
 constexpr int64_t kBytesPerHalfOpenBound = 4608;
 // What stays after 2000 half-open IKE SAs timed out (the hash tables keep
 // their buckets): measured 37,712 bytes.
@@ -519,6 +530,7 @@ TEST_CASE("flood of 100,000 IKE_SA_INIT requests: cookies on at the threshold, m
     const ByteView built = flood.build(i, {}, true);
     CHECK(std::equal(fast.begin(), fast.end(), built.begin(), built.end()));
   }
+  warm_thread();
   const int64_t baseline = live_bytes();
   reset_peak();
   const FloodOutcome o = run_flood(engine, flood, attacker, attacker, kFloodRequests, kStart, kInterval,
@@ -573,6 +585,7 @@ TEST_CASE("flood that echoes its cookies stops at max_half_open; memory per half
   // times out; the other ~98,000 are dropped.
   constexpr Duration kInterval = std::chrono::microseconds(100);
 
+  warm_thread();
   const int64_t baseline = live_bytes();
   const int64_t baseline_blocks = live_blocks();
   reset_peak();
@@ -611,6 +624,7 @@ TEST_CASE("error answers to a flood of malformed IKE_SA_INIT requests are rate l
   AttackerSink attacker;
   constexpr size_t kRequests = 20'000;
   constexpr Duration kInterval = std::chrono::microseconds(100);  // 10,000 a second, 2 s
+  warm_thread();
   const int64_t baseline = live_bytes();
   reset_peak();
   for (uint64_t i = 0; i < kRequests; ++i) {
