@@ -450,21 +450,20 @@ class Datapath {
 
   // open_end: after the SA opened pb (status `opened`), RFC 4301 5.2
   // step 4 (the inner packet must be traffic of the SA).
-  DatapathResult open_end(const ReadSection& rs, PacketBuffer& pb, InboundEntry& entry, Status opened,
+  DatapathResult open_end(const ReadSection& rs, PacketBuffer& pb, InboundEntry& e, Status opened,
                           const esp::OpenInfo& info, DatapathResult& r) noexcept {
-    InboundEntry* e = &entry;
     if (!opened.ok()) {
-      if (opened == Errc::lifetime_expired) sad_->note_limit(*e, kHardLimitFlag);
+      if (opened == Errc::lifetime_expired) sad_->note_limit(e, kHardLimitFlag);
       return drop(r, Direction::inbound, nullptr, opened);
     }
     r.soft_limit_reached = info.soft_limit_reached;
-    if (r.soft_limit_reached) sad_->note_limit(*e, kSoftLimitFlag);
-    if (!e->binding.selectors.empty()) {
+    if (r.soft_limit_reached) sad_->note_limit(e, kSoftLimitFlag);
+    if (!e.binding.selectors.empty()) {
       // RFC 4301 5.2 step 4: the decrypted packet must be traffic of the SA.
       auto sel = extract_selectors(pb.data());
       if (!sel) return drop(r, Direction::inbound, nullptr, sel.status());
-      if (!e->first_selector.matches(*sel, Direction::inbound) &&
-          !any_matches(std::span(e->binding.selectors).subspan(1), *sel, Direction::inbound)) {
+      if (!e.first_selector.matches(*sel, Direction::inbound) &&
+          !any_matches(std::span(e.binding.selectors).subspan(1), *sel, Direction::inbound)) {
         return drop(r, Direction::inbound, nullptr, Errc::selector_mismatch);
       }
     }
@@ -581,19 +580,18 @@ class Datapath {
   }
 
   // protect_end: after e's SA sealed the packet (status `sealed`).
-  DatapathResult protect_end(const ReadSection& rs, OutboundEntry& entry, Counters* pc, size_t inner,
+  DatapathResult protect_end(const ReadSection& rs, OutboundEntry& e, Counters* pc, size_t inner,
                              Status sealed, const esp::SealInfo& info, DatapathResult& r) noexcept {
-    OutboundEntry* e = &entry;
     if (!sealed.ok()) {
       if (sealed == Errc::lifetime_expired || sealed == Errc::sequence_overflow) {
-        sad_->note_limit(*e, kHardLimitFlag);
+        sad_->note_limit(e, kHardLimitFlag);
       }
       return drop(r, Direction::outbound, pc, sealed);
     }
     r.verdict = Verdict::send;
     r.esp_offset = info.esp_offset;
     r.soft_limit_reached = info.soft_limit_reached;
-    if (r.soft_limit_reached) sad_->note_limit(*e, kSoftLimitFlag);
+    if (r.soft_limit_reached) sad_->note_limit(e, kSoftLimitFlag);
     if (pc != nullptr) pc->pass(inner);
     pass_total(rs, Direction::outbound, inner);
     return r;
